@@ -1,0 +1,109 @@
+// swift-tools-version: 6.0
+//
+// Ambit: a sidecarless ("ambient") service mesh. One SwiftPM target per concern; see
+// docs/concepts.md and ../shared/design/architecture.md for the map.
+import PackageDescription
+
+let package = Package(
+    name: "ambit",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ambit", targets: ["ambit"]),
+        .library(name: "AmbitTesting", targets: ["AmbitTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // Resource model, SPIFFE identity, errors shared by every module. No I/O.
+        .target(
+            name: "AmbitCore",
+            dependencies: []
+        ),
+        // CA, CSRs, certificate store + rotation, TLS contexts, SPIFFE verification.
+        .target(
+            name: "AmbitIdentity",
+            dependencies: [
+                "AmbitCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // HBONE: HTTP/2 CONNECT over mutual TLS. Server, client pool, byte glue.
+        .target(
+            name: "AmbitTunnel",
+            dependencies: [
+                "AmbitCore",
+                "AmbitIdentity",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Shared test helpers: a fake CA with handy identities, manual clock, byte pumps.
+        .target(
+            name: "AmbitTesting",
+            dependencies: [
+                "AmbitCore",
+                "AmbitIdentity",
+                "AmbitTunnel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The executable: argument parsing only.
+        .executableTarget(
+            name: "ambit",
+            dependencies: [
+                "AmbitCore",
+                "AmbitIdentity",
+                "AmbitTunnel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "AmbitCoreTests", dependencies: ["AmbitCore"]),
+        .testTarget(
+            name: "AmbitIdentityTests",
+            dependencies: [
+                "AmbitIdentity", "AmbitTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "AmbitTunnelTests",
+            dependencies: [
+                "AmbitTunnel", "AmbitIdentity", "AmbitTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,75 @@
+import Crypto
+import Foundation
+import NIOSSL
+import SwiftASN1
+import X509
+import AmbitCore
+
+/// A certificate that proves one workload identity: the leaf, the intermediates that link
+/// it to the mesh root (never the root itself), and the private key.
+public struct WorkloadCertificate: Sendable {
+    public let identity: SpiffeID
+    /// Leaf first, then intermediates in order. The root is not sent to peers.
+    public let chain: [Certificate]
+    public let privateKey: P256.Signing.PrivateKey
+
+    public init(identity: SpiffeID, chain: [Certificate], privateKey: P256.Signing.PrivateKey) throws(IdentityError) {
+        guard let leaf = chain.first else {
+            throw IdentityError(.configuration, "a certificate chain for \(identity) is empty")
+        }
+        guard leaf.publicKey == Certificate.PublicKey(privateKey.publicKey) else {
+            throw IdentityError(.configuration, "the private key does not match the certificate for \(identity)")
+        }
+        self.identity = identity
+        self.chain = chain
+        self.privateKey = privateKey
+    }
+
+    public var leaf: Certificate { chain[0] }
+    /// Seconds since the epoch.
+    public var notBefore: Double { leaf.notValidBefore.timeIntervalSince1970 }
+    public var notAfter: Double { leaf.notValidAfter.timeIntervalSince1970 }
+    /// Hex serial number, as `/certs` and logs show it.
+    public var serial: String { leaf.serialNumber.bytes.map { String(format: "%02x", $0) }.joined() }
+
+    public func chainPEM() throws -> String {
+        try chain.map { try $0.serializeAsPEM().pemString }.joined(separator: "\n") + "\n"
+    }
+
+    public var privateKeyPEM: String { privateKey.pemRepresentation }
+
+    func nioChain() throws -> [NIOSSLCertificateSource] {
+        try chain.map { cert in
+            var der = DER.Serializer()
+            try der.serialize(cert)
+            return .certificate(try NIOSSLCertificate(bytes: der.serializedBytes, format: .der))
+        }
+    }
+
+    func nioPrivateKey() throws -> NIOSSLPrivateKeySource {
+        .privateKey(try NIOSSLPrivateKey(bytes: Array(privateKey.derRepresentation), format: .der))
+    }
+
+    /// Loads a certificate chain and key written as PEM (the files `ambit dev-ca issue`
+    /// writes, or those of any external CA that issues SPIFFE certificates).
+    public static func load(certificateFile: String, keyFile: String) throws(IdentityError) -> WorkloadCertificate {
+        let certPEM = try PEMFiles.read(certificateFile, what: "certificate chain")
+        let keyPEM = try PEMFiles.read(keyFile, what: "private key")
+        let chain: [Certificate]
+        do { chain = try PEMFiles.certificates(fromPEM: certPEM) } catch {
+            throw IdentityError(.file, "\(certificateFile) is not a PEM certificate chain: \(error)")
+        }
+        let key: P256.Signing.PrivateKey
+        do { key = try P256.Signing.PrivateKey(pemRepresentation: keyPEM) } catch {
+            throw IdentityError(.file, "\(keyFile) is not an ECDSA P-256 private key in PEM: \(error)")
+        }
+        guard let leaf = chain.first else {
+            throw IdentityError(.file, "\(certificateFile) holds no certificate")
+        }
+        let identity: SpiffeID
+        do { identity = try SpiffeSAN.identity(of: leaf) } catch {
+            throw IdentityError(.file, "\(certificateFile): \(error.message)")
+        }
+        return try WorkloadCertificate(identity: identity, chain: chain, privateKey: key)
+    }
+}
