@@ -1,0 +1,28 @@
+import NIOCore
+import NIOPosix
+
+/// How the HBONE server reaches a destination once it decided to forward. The node daemon
+/// plugs in a dialer that connects from inside the destination pod's network namespace.
+public protocol Dialer: Sendable {
+    /// Connects to `address` on `eventLoop`. The channel must be created with
+    /// `autoRead` off and remote half-closure allowed; the server adds the glue.
+    func dial(_ address: SocketAddress, on eventLoop: any EventLoop) -> EventLoopFuture<Channel>
+}
+
+/// Plain TCP from this process's network namespace.
+public struct TCPDialer: Dialer {
+    public var connectTimeout: TimeAmount
+
+    public init(connectTimeout: TimeAmount = .seconds(5)) {
+        self.connectTimeout = connectTimeout
+    }
+
+    public func dial(_ address: SocketAddress, on eventLoop: any EventLoop) -> EventLoopFuture<Channel> {
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .channelOption(ChannelOptions.autoRead, value: false)
+            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            .connect(to: address)
+    }
+}
