@@ -10,12 +10,12 @@ import NIOConcurrencyHelpers
 /// A blocking TCP client for tests, the way an application would use a socket: connect,
 /// send everything, shut the write side, read until EOF. Run it on its own thread
 /// (`BlockingSocket.run`), never on the cooperative pool the code under test needs.
-public final class BlockingSocket {
+public final class BlockingSocket: Sendable {
     private let fd: Int32
     /// Bytes the kernel has accepted from `send` so far; readable from another thread.
     public let bytesSent = NIOLockedValueBox(0)
 
-    public init(connectTo port: Int, host: String = "127.0.0.1", receiveTimeoutSeconds: Int = 60) throws {
+    public init(connectTo port: Int, host: String = "127.0.0.1", receiveTimeoutSeconds: Int = 15) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket() failed: \(String(cString: strerror(errno)))") }
         var tv = timeval(tv_sec: receiveTimeoutSeconds, tv_usec: 0)

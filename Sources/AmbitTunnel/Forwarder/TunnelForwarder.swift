@@ -52,6 +52,9 @@ public final class TunnelForwarder: Sendable {
             // Nothing is read before the tunnel exists; the glue turns reading on.
             .childChannelOption(ChannelOptions.autoRead, value: false)
             .childChannelInitializer { inbound in
+                do { try inbound.pipeline.syncOperations.addHandler(InputHoldHandler()) } catch {
+                    return inbound.eventLoop.makeFailedFuture(error)
+                }
                 let head = ConnectHead(
                     authority: configuration.target,
                     sourceAddress: inbound.remoteAddress.map(Self.hostPort))

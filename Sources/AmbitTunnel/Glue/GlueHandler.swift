@@ -64,18 +64,38 @@ final class GlueHandler: ChannelDuplexHandler {
         flushed.futureResult.assumeIsolated().whenComplete { _ in context.close(mode: .output, promise: nil) }
     }
 
-    /// The partner channel went away. If it ended cleanly, write out what we still hold
-    /// before closing; if it failed, close at once.
+    /// The partner channel went away. If it failed, close at once. If it ended cleanly,
+    /// write out what we still hold, then:
+    /// - a socket closes;
+    /// - a stream ends its side (END_STREAM) and lets the peer end the other: closing it
+    ///   now would reset it and could cut off our own last bytes still in flow control.
+    ///   If the peer never ends it, it is reset after `lingerTimeout`.
     private func partnerClosed(cleanly: Bool) {
         guard let context else { return }
-        if cleanly {
-            let promise = context.eventLoop.makePromise(of: Void.self)
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: promise)
-            promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        } else {
+        guard cleanly else {
             context.close(promise: nil)
+            return
+        }
+        let flushed = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: flushed)
+        let isStream = self.isStreamSide
+        let linger = Self.lingerTimeout
+        flushed.futureResult.assumeIsolated().whenComplete { _ in
+            if isStream {
+                context.close(mode: .output, promise: nil)
+                let channel = context.channel
+                context.eventLoop.scheduleTask(in: linger) { channel.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
+            }
         }
     }
+
+    /// How long a stream whose socket is gone may wait for the peer to end it.
+    static let lingerTimeout = TimeAmount.seconds(30)
+
+    /// True for the handler in the HTTP/2 stream channel.
+    private var isStreamSide: Bool { direction == .fromFirst }
 
     private var partnerWritable: Bool { context?.channel.isWritable ?? false }
 
@@ -111,7 +131,9 @@ final class GlueHandler: ChannelDuplexHandler {
         let partner = self.partner
         self.partner = nil
         partner?.partner = nil
-        partner?.partnerClosed(cleanly: inputEnded && counter.closeReason == nil)
+        // Clean unless an error was seen: NIO closes a socket whose output is already shut
+        // as soon as it reads EOF, without an inputClosed event, so "saw EOF" is no test.
+        partner?.partnerClosed(cleanly: counter.closeReason == nil)
         context.fireChannelInactive()
     }
 

@@ -19,7 +19,26 @@ enum Tunnel {
         precondition(stream.eventLoop === tcp.eventLoop, "glued channels must share an event loop")
         let (streamGlue, tcpGlue) = GlueHandler.matchedPair(counter: counter)
         try stream.pipeline.syncOperations.addHandlers([StreamByteCodec(), streamGlue])
+        // What the TCP side read before now (see InputHoldHandler) goes in first.
+        var held = Tunnel.Preface()
+        if let hold = try? tcp.pipeline.syncOperations.handler(type: InputHoldHandler.self) {
+            held = hold.take()
+            tcp.pipeline.syncOperations.removeHandler(hold, promise: nil)
+        }
         try tcp.pipeline.syncOperations.addHandler(tcpGlue)
+        if !held.bytes.isEmpty {
+            counter.add(held.count, .fromSecond)
+            for chunk in held.bytes { stream.write(chunk, promise: nil) }
+            stream.flush()
+        }
+        if held.ended {
+            tcp.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        }
+        if !tcp.isActive {
+            // The socket closed completely before the tunnel existed: deliver what it sent,
+            // end the stream, and let the stream finish on its own.
+            stream.close(mode: .output, promise: nil)
+        }
         if !preface.bytes.isEmpty {
             counter.add(preface.count, .fromFirst)
             for chunk in preface.bytes { tcp.write(chunk, promise: nil) }
@@ -29,7 +48,10 @@ enum Tunnel {
             stream.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         }
         // From here on the glue's read() decides when each side reads.
+        // A stream channel does not start reading when autoRead is switched on (a socket
+        // does), so ask once; the glue's read() takes it from there.
         stream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in stream.close(promise: nil) }
+        stream.read()
         tcp.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in tcp.close(promise: nil) }
     }
 }

@@ -4,8 +4,9 @@ import NIOPosix
 /// How the HBONE server reaches a destination once it decided to forward. The node daemon
 /// plugs in a dialer that connects from inside the destination pod's network namespace.
 public protocol Dialer: Sendable {
-    /// Connects to `address` on `eventLoop`. The channel must be created with
-    /// `autoRead` off and remote half-closure allowed; the server adds the glue.
+    /// Connects to `address` on `eventLoop`. The channel must be created with `autoRead`
+    /// off, remote half-closure allowed and an `InputHoldHandler` in its pipeline; the
+    /// server adds the glue.
     func dial(_ address: SocketAddress, on eventLoop: any EventLoop) -> EventLoopFuture<Channel>
 }
 
@@ -23,6 +24,11 @@ public struct TCPDialer: Dialer {
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .channelOption(ChannelOptions.autoRead, value: false)
             .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(InputHoldHandler())
+                }
+            }
             .connect(to: address)
     }
 }

@@ -108,16 +108,19 @@ final class HBONEServerStreamHandler: ChannelInboundHandler, RemovableChannelHan
         context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: response))), promise: nil)
         let counter = ByteCounter(firstName: "tunnel", secondName: "destination")
         self.counter = counter
+        let channel = context.channel
         do {
-            try Tunnel.join(stream: context.channel, tcp: tcp, preface: preface, counter: counter)
+            // From here on frames go straight to the byte codec and the glue.
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            try Tunnel.join(stream: channel, tcp: tcp, preface: preface, counter: counter)
         } catch {
             logger.error("cannot glue HBONE stream to its destination", metadata: ["error": "\(error)"])
             tcp.close(promise: nil)
-            context.close(promise: nil)
+            channel.close(promise: nil)
             return
         }
         logger.debug("HBONE stream established", metadata: ["request": "\(request.map { "\($0)" } ?? "?")"])
-        context.channel.closeFuture.assumeIsolated().whenComplete { _ in
+        channel.closeFuture.assumeIsolated().whenComplete { _ in
             self.record(counter.closeReason.map { .failed($0) } ?? .completed)
         }
     }
