@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 //
 // Ambit: a sidecarless ("ambient") service mesh. One SwiftPM target per concern; see
-// docs/concepts.md and ../shared/design/architecture.md for the map.
+// README.md and docs/ for the map.
 import PackageDescription
 
 let package = Package(
@@ -98,6 +98,9 @@ let package = Package(
             dependencies: [
                 "AmbitTunnel", "AmbitIdentity", "AmbitTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),

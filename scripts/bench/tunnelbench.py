@@ -165,7 +165,7 @@ def check_echo(port: int, nbytes: int = 256 * 1024, piece: int = 16 * 1024) -> N
 
 
 def _percentile(sorted_values: list, p: float) -> float:
-    # Nearest-rank: the value below which p% of the samples fall, never interpolated.
+    # Nearest rank: the smallest sample with at least p% of all samples at or below it.
     if not sorted_values:
         return float("nan")
     k = max(0, min(len(sorted_values) - 1, int(-(-p * len(sorted_values) // 100)) - 1))
@@ -304,8 +304,10 @@ class Proc:
 class Procs:
     """Every process the benchmark starts; each is stopped by its PID, never by name.
 
-    PIDs are also appended to a file the shell wrapper reads in its exit trap, so they are
-    cleaned up even if this orchestrator itself is killed before its `finally` runs.
+    The PIDs still running are also kept in a file the shell wrapper reads in its exit trap,
+    so they are cleaned up even if this orchestrator itself is killed before its `finally`
+    runs. A PID leaves the file as soon as its process is reaped, so the trap never signals
+    a recycled PID.
     """
 
     logdir: Path
@@ -326,17 +328,20 @@ class Procs:
             start_new_session=True,
         )
         logf.close()
-        if self.pidfile:
-            with open(self.pidfile, "a") as f:
-                f.write("%d\n" % popen.pid)
         proc = Proc(name, popen, log)
         self.live.append(proc)
+        self._write_pidfile()
         return proc
+
+    def _write_pidfile(self) -> None:
+        if self.pidfile:
+            tmp = self.pidfile.with_suffix(".tmp")
+            tmp.write_text("".join("%d\n" % p.popen.pid for p in self.live))
+            tmp.replace(self.pidfile)  # atomic: the trap never reads half a file
 
     def stop(self, proc: Proc) -> None:
         if proc not in self.live:
             return
-        self.live.remove(proc)
         if proc.popen.poll() is None:
             proc.peak_rss_mib = peak_rss_mib(proc.popen.pid)
             proc.popen.terminate()
@@ -345,6 +350,9 @@ class Procs:
             except subprocess.TimeoutExpired:
                 proc.popen.kill()
                 proc.popen.wait()
+        # Forgotten only once reaped, so an interruption above leaves it to stop_all().
+        self.live.remove(proc)
+        self._write_pidfile()
 
     def stop_all(self) -> None:
         for proc in reversed(list(self.live)):
@@ -377,13 +385,22 @@ def log_tail(path: Path, lines: int = 30) -> str:
     return "\n".join("    | " + l for l in text[-lines:]) or "    | (empty log)"
 
 
+def last_line(path: Path) -> str:
+    """The last non-empty log line: usually the error, short enough for a table cell."""
+    try:
+        lines = [l.strip() for l in path.read_text(errors="replace").splitlines() if l.strip()]
+    except OSError:
+        return "(no log)"
+    return lines[-1][:200] if lines else "(empty log)"
+
+
 def wait_for_port(proc: Proc, port: int, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.popen.poll() is not None:
             raise RuntimeError(
-                "%s exited with status %s before listening on %s:%d; last lines of %s:\n%s"
-                % (proc.name, proc.popen.returncode, LOOPBACK, port, proc.log, log_tail(proc.log))
+                "%s exited with status %s before listening on %s:%d: %s\nlast lines of %s:\n%s"
+                % (proc.name, proc.popen.returncode, LOOPBACK, port, last_line(proc.log), proc.log, log_tail(proc.log))
             )
         try:
             socket.create_connection((LOOPBACK, port), timeout=0.5).close()
@@ -391,7 +408,7 @@ def wait_for_port(proc: Proc, port: int, timeout: float = 20.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(
-        "%s did not accept connections on %s:%d within %.0fs; last lines of %s:\n%s"
+        "%s did not accept connections on %s:%d within %.0fs\nlast lines of %s:\n%s"
         % (proc.name, LOOPBACK, port, timeout, proc.log, log_tail(proc.log))
     )
 
@@ -451,7 +468,8 @@ def run_logged(argv: list, log: Path) -> None:
         f.flush()
         rc = subprocess.call([str(a) for a in argv], stdout=f, stderr=f, stdin=subprocess.DEVNULL)
     if rc != 0:
-        raise RuntimeError("`%s` failed (status %d); last lines of %s:\n%s" % (" ".join(str(a) for a in argv[:3]), rc, log, log_tail(log)))
+        raise RuntimeError("`%s` failed (status %d): %s\nlast lines of %s:\n%s"
+                           % (" ".join(str(a) for a in argv[:3]), rc, last_line(log), log, log_tail(log)))
 
 
 # MARK: - variants
@@ -616,18 +634,28 @@ def cmd_run(cfg: argparse.Namespace) -> int:
         "host": platform.node(), "cpus": os.cpu_count(), "kernel": platform.release(),
         "python": platform.python_version(), "ambit_git": git_describe(HERE.parent.parent),
         "bytes": cfg.bytes, "repeat": cfg.repeat, "latency_seconds": cfg.seconds, "rate": cfg.rate,
-        "request_size": 1024, "ambit_bin": cfg.ambit, "envoy_bin": cfg.envoy,
+        "profile": cfg.profile, "request_size": 1024, "ambit_bin": cfg.ambit, "envoy_bin": cfg.envoy,
         "envoy_version": cfg.envoy_version or None, "units": {
             "throughput": "MB/s = 10^6 bytes/s", "rss": "MiB (VmHWM)", "latency": "ms"},
     }
     exit_code = 0
     try:
+        certs = None
         if "ambit" in variants and cfg.ambit:
-            certs = make_certs_with_ambit(Path(cfg.ambit), workdir, logdir)
-            meta["certificates"] = "ambit dev-ca"
-        else:
+            try:
+                certs = make_certs_with_ambit(Path(cfg.ambit), workdir, logdir)
+                meta["certificates"] = "ambit dev-ca"
+            except RuntimeError as e:
+                # Without its own certificates the ambit leg means nothing, but direct and
+                # Envoy can still be measured with equivalent ones.
+                exit_code = 1
+                results["ambit"] = {"status": "failed", "reason": "ambit dev-ca: " + str(e).splitlines()[0]}
+                print("ambit dev-ca FAILED, ambit leg skipped: %s" % e, file=sys.stderr, flush=True)
+                workdir = workdir / "openssl"
+                workdir.mkdir()
+        if certs is None:
             certs = make_certs_with_openssl(workdir, logdir)
-            meta["certificates"] = "openssl (ambit leg not run)"
+            meta["certificates"] = "openssl (ambit dev-ca not used)"
 
         server = procs.start("target-server", [sys.executable, __file__, "serve"], stdout=subprocess.PIPE)
         line = server.popen.stdout.readline().decode().split()
@@ -636,6 +664,8 @@ def cmd_run(cfg: argparse.Namespace) -> int:
         target_port = int(line[1])
 
         for name in variants:
+            if name in results:  # already failed during set-up
+                continue
             print("== %s" % name, flush=True)
             if name == "ambit" and not cfg.ambit:
                 results[name] = {"status": "unavailable", "reason": cfg.ambit_unavailable or "no ambit binary"}
@@ -723,6 +753,7 @@ def main() -> None:
     p.add_argument("--logdir", default="bench-out/tunnel-logs")
     p.add_argument("--out", default="bench-out/tunnel.json")
     p.add_argument("--pidfile", default="")
+    p.add_argument("--profile", default="full", help="recorded in the JSON: full or quick")
     p.set_defaults(func=cmd_run)
 
     args = ap.parse_args()

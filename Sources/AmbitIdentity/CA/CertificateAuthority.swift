@@ -154,9 +154,13 @@ public final class CertificateAuthority: Sendable {
             trustBundle: bundle, options: options, clock: clock)
     }
 
-    static func validate(trustDomain: String) throws {
+    static func validate(trustDomain: String) throws(IdentityError) {
         // Reuse SpiffeID's trust-domain rules so the CA can never issue an unparseable ID.
-        _ = try SpiffeID(trustDomain: trustDomain, namespace: "x", serviceAccount: "x")
+        do { _ = try SpiffeID(trustDomain: trustDomain, namespace: "x", serviceAccount: "x") } catch {
+            throw IdentityError(
+                .configuration,
+                "the trust domain '\(trustDomain)' is not valid: use lower-case letters, digits, '.', '-' and '_' (for example cluster.local)")
+        }
     }
 
     // MARK: - Signing
@@ -231,7 +235,8 @@ public final class CertificateAuthority: Sendable {
             signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true, keyEncipherment: true))
+                // ECDSA keys sign; keyEncipherment is for RSA key transport (RFC 5480).
+                Critical(KeyUsage(digitalSignature: true))
                 try ExtendedKeyUsage([.serverAuth, .clientAuth])
                 AuthorityKeyIdentifier(keyIdentifier: issuerSKI)
                 SubjectKeyIdentifier(hash: publicKey)

@@ -3,8 +3,8 @@ import X509
 import SwiftASN1
 
 /// Reading and writing the PEM files of the CA and of workload certificates. Keys are
-/// written 0600 from the first byte (created with that mode, never chmod-ed after), so a
-/// key is never briefly readable by others.
+/// created with mode 0600 from the first byte, so a key is never briefly readable by
+/// others; the explicit fchmod only undoes a restrictive umask on public files.
 enum PEMFiles {
     static func read(_ path: String, what: String) throws(IdentityError) -> String {
         do {

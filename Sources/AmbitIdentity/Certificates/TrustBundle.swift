@@ -35,7 +35,7 @@ public struct TrustBundle: Sendable, Hashable {
     }
 
     /// The roots as BoringSSL wants them; handed to every context so that the system store
-    /// is never consulted (and so a server's CertificateRequest names the right CAs).
+    /// is never consulted.
     func nioRoots() throws -> [NIOSSLCertificate] {
         var der = DER.Serializer()
         return try roots.map { root in

@@ -106,7 +106,8 @@ public actor CertificateManager {
     private func fetchAndInstall(_ identity: SpiffeID) async throws -> WorkloadCertificate {
         do {
             let cert = try await fetchBounded(identity)
-            entries[identity, default: Entry()].fetch = nil
+            // Optional chaining: if the identity was forgotten meanwhile, it stays forgotten.
+            entries[identity]?.fetch = nil
             install(cert, for: identity)
             return cert
         } catch {
@@ -161,6 +162,13 @@ public actor CertificateManager {
             guard entries[identity] != nil else { return }
             do {
                 let fresh = try await fetchBounded(identity)
+                // A provider that hands back a certificate already due (the same one, or an
+                // expired one) would otherwise make this loop spin; treat it as a failure.
+                guard policy.refreshTime(notBefore: fresh.notBefore, notAfter: fresh.notAfter) > clock.now() else {
+                    throw IdentityError(
+                        .unavailable,
+                        "the certificate source returned a certificate for \(identity) that is already due for renewal (serial \(fresh.serial)); is the CA or the certificate file stale?")
+                }
                 install(fresh, for: identity)
                 return
             } catch {

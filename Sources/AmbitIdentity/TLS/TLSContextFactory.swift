@@ -23,7 +23,14 @@ public final class TLSContextFactory: Sendable {
 
     public let certificates: CertificateManager
     private let bundle: NIOLockedValueBox<TrustBundle>
-    private let cache = NIOLockedValueBox<[Key: NIOSSLContext]>([:])
+    private let cache = NIOLockedValueBox<Cache>(Cache())
+
+    /// Contexts, plus a generation per identity that every certificate change bumps, so a
+    /// context built from a certificate that was replaced meanwhile is not cached.
+    private struct Cache {
+        var contexts: [Key: NIOSSLContext] = [:]
+        var generations: [SpiffeID: Int] = [:]
+    }
     private let clock: any WallClock
     private let logger: Logger
 
@@ -38,9 +45,10 @@ public final class TLSContextFactory: Sendable {
         self.clock = clock
         self.logger = logger
         await certificates.onChange { [cache] identity in
-            cache.withLockedValue { entries in
-                entries[Key(role: .server, identity: identity)] = nil
-                entries[Key(role: .client, identity: identity)] = nil
+            cache.withLockedValue { cache in
+                cache.contexts[Key(role: .server, identity: identity)] = nil
+                cache.contexts[Key(role: .client, identity: identity)] = nil
+                cache.generations[identity, default: 0] += 1
             }
         }
     }
@@ -50,7 +58,7 @@ public final class TLSContextFactory: Sendable {
     /// Replaces the trust bundle (root rotation). New connections verify against it.
     public func updateTrustBundle(_ newBundle: TrustBundle) {
         bundle.withLockedValue { $0 = newBundle }
-        cache.withLockedValue { $0.removeAll() }
+        cache.withLockedValue { $0.contexts.removeAll() }
     }
 
     public var verifier: SpiffeVerifier { SpiffeVerifier(trustBundle: trustBundle, clock: clock) }
@@ -59,11 +67,11 @@ public final class TLSContextFactory: Sendable {
 
     /// The server context presenting `identity`'s certificate, without waiting when cached.
     public func cachedServerContext(for identity: SpiffeID) -> NIOSSLContext? {
-        cache.withLockedValue { $0[Key(role: .server, identity: identity)] }
+        cache.withLockedValue { $0.contexts[Key(role: .server, identity: identity)] }
     }
 
     public func cachedClientContext(for identity: SpiffeID) -> NIOSSLContext? {
-        cache.withLockedValue { $0[Key(role: .client, identity: identity)] }
+        cache.withLockedValue { $0.contexts[Key(role: .client, identity: identity)] }
     }
 
     public func serverContext(for identity: SpiffeID) async throws -> NIOSSLContext {
@@ -75,7 +83,8 @@ public final class TLSContextFactory: Sendable {
     }
 
     private func context(_ key: Key) async throws -> NIOSSLContext {
-        if let hit = cache.withLockedValue({ $0[key] }) { return hit }
+        let (hit, generation) = cache.withLockedValue { ($0.contexts[key], $0.generations[key.identity, default: 0]) }
+        if let hit { return hit }
         let cert = try await certificates.certificate(for: key.identity)
         var config: TLSConfiguration
         switch key.role {
@@ -90,14 +99,15 @@ public final class TLSContextFactory: Sendable {
         config.maximumTLSVersion = .tlsv13
         config.applicationProtocols = [Self.alpn]
         // Explicit roots, never the system store. Verification itself is SpiffeVerifier's,
-        // through the custom callback; BoringSSL still uses these roots to ask the client
-        // for a certificate and to name the acceptable CAs.
+        // through the custom callback; the roots are set so that nothing falls back to the
+        // system store.
         config.trustRoots = .certificates(try trustBundle.nioRoots())
         config.certificateVerification = .noHostnameVerification
         let context = try NIOSSLContext(configuration: config)
-        // Cache only if the certificate is still the current one: a rotation may have
-        // happened while we were building.
-        cache.withLockedValue { $0[key] = context }
+        // Cache only if no certificate change happened while we were building.
+        cache.withLockedValue { cache in
+            if cache.generations[key.identity, default: 0] == generation { cache.contexts[key] = context }
+        }
         return context
     }
 

@@ -96,14 +96,18 @@ public final class HBONEClient: Sendable {
             connect(key: key, id: id, on: eventLoop).cascade(to: promise)
         }
         let destinationText = "\(destination)"
-        let stream = connection.flatMap { connection -> EventLoopFuture<HBONEStream> in
+        return connection.flatMap { connection -> EventLoopFuture<HBONEStream> in
             let established = eventLoop.makePromise(of: Tunnel.Preface.self)
-            return connection.multiplexer.createStreamChannel { stream in
+            let created = connection.multiplexer.createStreamChannel { stream in
                 stream.eventLoop.makeCompletedFuture {
                     try stream.pipeline.syncOperations.addHandler(
                         HBONEClientStreamHandler(head: head, destination: destinationText, established: established))
                 }
-            }.flatMap { stream in
+            }
+            // Exactly one release per reservation: through the stream's closeFuture once a
+            // stream exists, here if it never came to be.
+            created.whenFailure { _ in self.release(key, id: id) }
+            return created.flatMap { stream in
                 stream.closeFuture.whenComplete { _ in self.release(key, id: id) }
                 return established.futureResult.map { preface in
                     HBONEStream(channel: stream, peer: connection.peer, preface: preface)
@@ -113,11 +117,7 @@ public final class HBONEClient: Sendable {
                 }
             }
         }
-        stream.whenFailure { _ in
-            // A failed stream creation never reached closeFuture's release; give the slot back.
-            self.releaseIfUnopened(key, id: id)
-        }
-        return stream
+        // A connection that failed has been removed from the pool with all its slots.
     }
 
     /// Closes every connection and stops the idle sweeper.
@@ -140,14 +140,6 @@ public final class HBONEClient: Sendable {
             return (close, conn)
         }
         if closeNow { conn?.whenSuccess { $0.channel.close(promise: nil) } }
-    }
-
-    private func releaseIfUnopened(_ key: Key, id: Int) {
-        // Streams that were created have a closeFuture that releases; for the others (the
-        // connection failed, or the multiplexer refused the stream) release here. Releasing
-        // a slot twice would only make the count too low by one until the next reserve,
-        // which PoolState clamps at zero.
-        release(key, id: id)
     }
 
     private func closeIdle() {

@@ -1,4 +1,9 @@
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 
 /// Joins two channels into one byte pipe, in both directions.
 ///
@@ -73,6 +78,12 @@ final class GlueHandler: ChannelDuplexHandler {
     private func partnerClosed(cleanly: Bool) {
         guard let context else { return }
         guard cleanly else {
+            // Pass the failure on as a failure: a socket gets a TCP reset (SO_LINGER 0) so
+            // the application sees the connection broke rather than a normal end; a stream
+            // is reset (closing a stream channel early sends RST_STREAM).
+            if !isStreamSide {
+                _ = (context.channel as? SocketOptionProvider)?.setSoLinger(Self.resetOnClose)
+            }
             context.close(promise: nil)
             return
         }
@@ -90,6 +101,12 @@ final class GlueHandler: ChannelDuplexHandler {
             }
         }
     }
+
+    #if canImport(Glibc)
+    static let resetOnClose = Glibc.linger(l_onoff: 1, l_linger: 0)
+    #else
+    static let resetOnClose = Darwin.linger(l_onoff: 1, l_linger: 0)
+    #endif
 
     /// How long a stream whose socket is gone may wait for the peer to end it.
     static let lingerTimeout = TimeAmount.seconds(30)

@@ -38,6 +38,7 @@ enum Tunnel {
             // The socket closed completely before the tunnel existed: deliver what it sent,
             // end the stream, and let the stream finish on its own.
             stream.close(mode: .output, promise: nil)
+            stream.eventLoop.scheduleTask(in: GlueHandler.lingerTimeout) { stream.close(promise: nil) }
         }
         if !preface.bytes.isEmpty {
             counter.add(preface.count, .fromFirst)
