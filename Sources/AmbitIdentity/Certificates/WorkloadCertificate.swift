@@ -73,3 +73,11 @@ public struct WorkloadCertificate: Sendable {
         return try WorkloadCertificate(identity: identity, chain: chain, privateKey: key)
     }
 }
+
+extension WorkloadCertificate {
+    /// Writes the chain (leaf first) and the key (0600) as PEM.
+    public func write(certificateFile: String, keyFile: String) throws {
+        try PEMFiles.write(privateKeyPEM + "\n", to: keyFile, mode: 0o600)
+        try PEMFiles.write(try chainPEM(), to: certificateFile, mode: 0o644)
+    }
+}

@@ -252,6 +252,7 @@ public struct HBONEStream: Sendable {
     public func glue(to tcp: Channel) -> EventLoopFuture<TunnelStats> {
         let stream = channel
         let preface = self.preface
+        let peer = self.peer
         return stream.eventLoop.flatSubmit {
             let counter = ByteCounter(firstName: "tunnel", secondName: "source")
             do {
@@ -266,7 +267,8 @@ public struct HBONEStream: Sendable {
             }
             return stream.closeFuture.and(tcp.closeFuture).assumeIsolated().map { _ in
                 TunnelStats(
-                    bytesFromSource: counter.fromSecond, bytesToSource: counter.fromFirst, failure: counter.closeReason)
+                    peer: peer, bytesFromSource: counter.fromSecond, bytesToSource: counter.fromFirst,
+                    failure: counter.closeReason)
             }.nonisolated()
         }
     }
@@ -274,6 +276,8 @@ public struct HBONEStream: Sendable {
 
 /// Bytes moved by one client-side tunnel.
 public struct TunnelStats: Sendable {
+    /// The server identity TLS verified for this tunnel.
+    public let peer: SpiffeID
     public let bytesFromSource: Int
     public let bytesToSource: Int
     public let failure: String?

@@ -35,9 +35,11 @@ public final class TunnelForwarder: Sendable {
     private init(channel: Channel, configuration: Configuration) {
         self.channel = channel
         self.configuration = configuration
+        self.localAddress = channel.localAddress!
     }
 
-    public var localAddress: SocketAddress { channel.localAddress! }
+    /// The address actually bound (useful with port 0); kept after close.
+    public let localAddress: SocketAddress
 
     public static func bind(
         _ configuration: Configuration, group: any EventLoopGroup, client: HBONEClient,

@@ -39,10 +39,11 @@ public final class HBONEServer: Sendable {
     private init(channel: Channel, configuration: Configuration) {
         self.channel = channel
         self.configuration = configuration
+        self.localAddress = channel.localAddress!
     }
 
-    /// The address actually bound (useful with port 0).
-    public var localAddress: SocketAddress { channel.localAddress! }
+    /// The address actually bound (useful with port 0); kept after close.
+    public let localAddress: SocketAddress
 
     public static func bind(
         _ configuration: Configuration,

@@ -1,0 +1,58 @@
+// The `ambit` executable: argument parsing only. Every command hands its parsed options
+// to a library module and prints what it returns.
+import AmbitCore
+import AmbitIdentity
+import AmbitTunnel
+import ArgumentParser
+import Logging
+
+@main
+struct Ambit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ambit",
+        abstract: "Ambit, a sidecarless service mesh.",
+        subcommands: [DevCA.self, Tunnel.self, Demo.self])
+}
+
+/// Options every long-running command shares.
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func bootstrap(label: String) -> Logger {
+        let level = logLevel
+        LoggingSystem.bootstrap { name in
+            var handler = StreamLogHandler.standardError(label: name)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: label)
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+extension HostPort: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let parsed = try? HostPort(parsing: argument) else { return nil }
+        self = parsed
+    }
+}
+
+extension SpiffeID: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let parsed = try? SpiffeID(parsing: argument) else { return nil }
+        self = parsed
+    }
+}
+
+/// Errors reach the person as one readable line, not a stack trace.
+func readable<T>(_ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch let error as IdentityError {
+        throw ValidationError(error.message)
+    } catch let error as TunnelError {
+        throw ValidationError(error.message)
+    } catch let error as CoreError {
+        throw ValidationError(error.message)
+    }
+}
