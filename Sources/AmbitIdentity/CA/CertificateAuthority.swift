@@ -1,6 +1,6 @@
 import AmbitCore
 import Crypto
-import Foundation
+import FoundationEssentials
 import SwiftASN1
 import X509
 
@@ -103,7 +103,7 @@ public final class CertificateAuthority: Sendable {
             try FileManager.default.createDirectory(
                 atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
-            throw IdentityError(.file, "cannot create the CA directory \(directory): \(error.localizedDescription)")
+            throw IdentityError(.file, "cannot create the CA directory \(directory): \(error)")
         }
         let ca = try createRoot(trustDomain: trustDomain, options: options, clock: clock)
         let rootPEM = try ca.signingCertificate.serializeAsPEM().pemString + "\n"

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import X509
 import SwiftASN1
 
@@ -10,7 +11,7 @@ enum PEMFiles {
         do {
             return try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw IdentityError(.file, "cannot read the \(what) at \(path): \(error.localizedDescription)")
+            throw IdentityError(.file, "cannot read the \(what) at \(path): \(error)")
         }
     }
 
@@ -29,7 +30,7 @@ enum PEMFiles {
         let bytes = Array(contents.utf8)
         var written = 0
         while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+            let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
                 let reason = String(cString: strerror(errno))

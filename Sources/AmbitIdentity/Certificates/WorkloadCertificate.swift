@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 import NIOSSL
 import SwiftASN1
 import X509
@@ -30,7 +30,7 @@ public struct WorkloadCertificate: Sendable {
     public var notBefore: Double { leaf.notValidBefore.timeIntervalSince1970 }
     public var notAfter: Double { leaf.notValidAfter.timeIntervalSince1970 }
     /// Hex serial number, as `/certs` and logs show it.
-    public var serial: String { leaf.serialNumber.bytes.map { String(format: "%02x", $0) }.joined() }
+    public var serial: String { hexString(leaf.serialNumber.bytes) }
 
     public func chainPEM() throws -> String {
         try chain.map { try $0.serializeAsPEM().pemString }.joined(separator: "\n") + "\n"

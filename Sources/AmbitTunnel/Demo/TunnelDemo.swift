@@ -1,7 +1,8 @@
 import AmbitCore
 import AmbitIdentity
 import Crypto
-import Foundation
+import Dispatch
+import FoundationEssentials
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -32,7 +33,7 @@ public enum TunnelDemo {
     }
 
     public static func run(bytes: Int, trustDomain: String = "cluster.local", logger: Logger) async throws -> Report {
-        let directory = NSTemporaryDirectory() + "ambit-demo-\(UUID().uuidString.prefix(8))"
+        let directory = FileManager.default.temporaryDirectory.path + "/ambit-demo-\(UUID().uuidString.prefix(8))"
         let ca = try CertificateAuthority.loadOrCreate(directory: directory + "/ca", trustDomain: trustDomain)
         let clientID = try SpiffeID(trustDomain: trustDomain, namespace: "demo", serviceAccount: "client")
         let serverID = try SpiffeID(trustDomain: trustDomain, namespace: "demo", serviceAccount: "server")
@@ -120,7 +121,7 @@ private final class DemoSink: Sendable {
 
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             guard case ChannelEvent.inputClosed = event else { return }
-            let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+            let digest = hexString(hasher.finalize())
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "\(count) \(digest)"))).assumeIsolated()
                 .whenComplete { _ in context.close(promise: nil) }
         }
@@ -141,7 +142,7 @@ private enum DemoSender {
             block.withUnsafeReadableBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             remaining -= n
         }
-        let expected = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let expected = hexString(hasher.finalize())
         let done = group.any().makePromise(of: String.self)
         let start = DispatchTime.now().uptimeNanoseconds
         let chunk = block

@@ -1,4 +1,4 @@
-import Foundation
+import AmbitCore
 
 /// The demo's summary as a person reads it.
 public enum TunnelDemoReportText {
@@ -14,8 +14,8 @@ public enum TunnelDemoReportText {
 
               server verified the client as  \(r.clientAsSeenByServer.map { "\($0)" } ?? "nobody")  [\(mark(r.clientAsSeenByServer == r.clientIdentity))]
               client verified the server as  \(r.serverAsSeenByClient.map { "\($0)" } ?? "nobody")  [\(mark(r.serverAsSeenByClient == r.serverIdentity))]
-              bytes moved                    \(r.bytes) (\(String(format: "%.1f", mib)) MiB), SHA-256 at the destination [\(mark(r.digestMatches))]
-              throughput                     \(String(format: "%.1f", r.throughputMiBps)) MiB/s in \(String(format: "%.2f", r.seconds)) s
+              bytes moved                    \(r.bytes) (\(fixed(mib, 1)) MiB), SHA-256 at the destination [\(mark(r.digestMatches))]
+              throughput                     \(fixed(r.throughputMiBps, 1)) MiB/s in \(fixed(r.seconds, 2)) s
 
             Next: docs/tunnel.md explains the tunnel; scripts/bench-tunnel.sh compares it with Envoy.
             """
