@@ -35,6 +35,7 @@ public final class TunnelHarness: Sendable {
         clientTLS: TLSContextFactory? = nil,
         serverTLS: TLSContextFactory? = nil,
         clientConfiguration: HBONEClient.Configuration = .init(),
+        serverSettings: HBONESettings = .init(),
         decide: @escaping HBONEServer.Decide = TunnelHarness.forwardToAuthority
     ) async throws {
         let pki = try pki ?? TestPKI()
@@ -50,8 +51,11 @@ public final class TunnelHarness: Sendable {
         self.serverTLS = serverFactory
         let records = NIOLockedValueBox<[StreamRecord]>([])
         recordsBox = records
+        var serverConfiguration = HBONEServer.Configuration(
+            address: try SocketAddress(ipAddress: "127.0.0.1", port: 0), identity: serverID)
+        serverConfiguration.settings = serverSettings
         server = try await HBONEServer.bind(
-            .init(address: try SocketAddress(ipAddress: "127.0.0.1", port: 0), identity: serverID),
+            serverConfiguration,
             group: group, tls: serverFactory, onRecord: { record in records.withLockedValue { $0.append(record) } },
             decide: decide)
         client = HBONEClient(group: group, tls: clientFactory, configuration: clientConfiguration)

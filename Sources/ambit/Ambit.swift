@@ -39,11 +39,10 @@ extension HostPort: ExpressibleByArgument {
     }
 }
 
-extension SpiffeID: ExpressibleByArgument {
-    public init?(argument: String) {
-        guard let parsed = try? SpiffeID(parsing: argument) else { return nil }
-        self = parsed
-    }
+/// Parses a SPIFFE ID option with the parser's own message on failure (ArgumentParser's
+/// generic "invalid value" would hide which part is wrong).
+func spiffeID(_ text: String, option: String) throws -> SpiffeID {
+    do { return try SpiffeID(parsing: text) } catch { throw ValidationError("\(option): \(error.message)") }
 }
 
 /// Errors reach the person as one readable line, not a stack trace.

@@ -30,14 +30,14 @@ struct DevCA: AsyncParsableCommand {
         @Option(help: "The CA directory made by 'ambit dev-ca init'.")
         var dir: String
         @Option(help: "The identity, spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>.")
-        var id: SpiffeID
+        var id: String
         @Option(help: "Output prefix.")
         var out: String
         @Option(help: "Lifetime in seconds (default 24 h).")
         var ttl: Double?
 
         func run() async throws {
-            let identity = id
+            let identity = try spiffeID(id, option: "--id")
             let cert = try await readable {
                 let ca = try CertificateAuthority.load(directory: dir, trustDomain: identity.trustDomain)
                 let issued = try await LocalCAProvider(ca: ca, ttl: ttl).fetchCertificate(for: identity)

@@ -53,7 +53,7 @@ struct Tunnel: AsyncParsableCommand {
         @Option(help: "The HBONE server, HOST:PORT.")
         var server: HostPort
         @Option(help: "The identity the HBONE server must prove.")
-        var serverId: SpiffeID
+        var serverId: String
         @Option(help: "The destination to ask the server for (the CONNECT :authority).")
         var target: HostPort
         @Option(help: "Event-loop threads.")
@@ -62,10 +62,11 @@ struct Tunnel: AsyncParsableCommand {
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
+            let serverIdentity = try spiffeID(serverId, option: "--server-id")
             let logger = logging.bootstrap(label: "ambit.tunnel.client")
             try await readable {
                 try await StandaloneTunnel.runClient(
-                    listen: listen, server: server, serverIdentity: serverId, target: target,
+                    listen: listen, server: server, serverIdentity: serverIdentity, target: target,
                     credentials: credentials.credentials, threads: threads, logger: logger)
             }
         }

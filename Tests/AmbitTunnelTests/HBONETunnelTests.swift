@@ -59,6 +59,33 @@ struct HBONETunnelTests {
         await mesh.shutdown()
     }
 
+    @Test func aServerThatAllowsOneStreamGetsASecondConnection() async throws {
+        var settings = HBONESettings()
+        settings.maxConcurrentStreams = 1
+        let mesh = try await TunnelHarness(threads: 1, serverSettings: settings)
+        let app = try await TestTCPServer.start(.echo, group: mesh.group)
+        let forwarder = try await mesh.forwarder(to: .loopback(app.port))
+        let port = forwarder.localAddress.port!
+        // The first tunnel's connection must have heard the server's SETTINGS before the
+        // second stream is placed, so open and use the first one fully first.
+        let first = try await BlockingSocket.run { () -> BlockingSocket in
+            let s = try BlockingSocket(connectTo: port)
+            try s.send("one")
+            _ = try s.read(exactly: 3)
+            return s
+        }
+        let second = try await BlockingSocket.run {
+            let s = try BlockingSocket(connectTo: port)
+            try s.send("two")
+            return String(decoding: try s.read(exactly: 3), as: UTF8.self)
+        }
+        #expect(second == "two")
+        #expect(mesh.client.connectionCount == 2)
+        first.shutdownWrite()
+        await app.close()
+        await mesh.shutdown()
+    }
+
     @Test func clientHalfCloseStillCarriesTheReply() async throws {
         // The client shuts its write side first; the sink replies only after seeing EOF.
         let mesh = try await TunnelHarness()

@@ -8,11 +8,11 @@ import SwiftASN1
 /// others; the explicit fchmod only undoes a restrictive umask on public files.
 enum PEMFiles {
     static func read(_ path: String, what: String) throws(IdentityError) -> String {
-        do {
-            return try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw IdentityError(.file, "cannot read the \(what) at \(path): \(error)")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = access(path, R_OK) == 0 ? "it could not be read" : String(cString: strerror(errno))
+            throw IdentityError(.file, "cannot read the \(what) at \(path): \(reason)")
         }
+        return String(decoding: data, as: UTF8.self)
     }
 
     static func certificates(fromPEM pem: String) throws -> [Certificate] {

@@ -164,6 +164,10 @@ public final class HBONEClient: Sendable {
         }
     }
 
+    private func setStreamLimit(_ key: Key, id: Int, limit: Int) {
+        pool.withLockedValue { $0.state.setCapacity(key, id: id, serverLimit: limit) }
+    }
+
     private func drain(_ key: Key, id: Int, channel: Channel) {
         let closeNow = pool.withLockedValue { pool -> Bool in
             let close = pool.state.drain(key, id: id)
@@ -209,7 +213,9 @@ public final class HBONEClient: Sendable {
                         }
                         try sync.addHandler(KeepaliveHandler(interval: keepalive.0, timeout: keepalive.1))
                         try sync.addHandler(
-                            GoAwayWatcher { [weak self] in self?.drain(key, id: id, channel: channel) })
+                            ConnectionWatcher(
+                                onGoAway: { [weak self] in self?.drain(key, id: id, channel: channel) },
+                                onStreamLimit: { [weak self] limit in self?.setStreamLimit(key, id: id, limit: limit) }))
                         multiplexer.succeed(mux)
                     }
                 }
@@ -325,15 +331,27 @@ final class HandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// Tells the pool when the server sends GOAWAY, so no new stream is placed there.
-final class GoAwayWatcher: ChannelInboundHandler {
+/// Tells the pool what the server says about the connection: GOAWAY (no new streams
+/// here) and SETTINGS_MAX_CONCURRENT_STREAMS (fewer than 100 streams fit).
+final class ConnectionWatcher: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     private let onGoAway: () -> Void
+    private let onStreamLimit: (Int) -> Void
 
-    init(onGoAway: @escaping () -> Void) { self.onGoAway = onGoAway }
+    init(onGoAway: @escaping () -> Void, onStreamLimit: @escaping (Int) -> Void) {
+        self.onGoAway = onGoAway
+        self.onStreamLimit = onStreamLimit
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .goAway = unwrapInboundIn(data).payload { onGoAway() }
+        switch unwrapInboundIn(data).payload {
+        case .goAway:
+            onGoAway()
+        case .settings(.settings(let settings)):
+            for setting in settings where setting.parameter == .maxConcurrentStreams { onStreamLimit(setting.value) }
+        default:
+            break
+        }
         context.fireChannelRead(data)
     }
 

@@ -11,7 +11,7 @@ import NIOHTTP2
 public struct HBONESettings: Sendable, Hashable {
     public var streamWindow: Int = 4 * 1024 * 1024
     public var connectionWindow: Int = 16 * 1024 * 1024
-    public var maxFrameSize: Int = 256 * 1024
+    public var maxFrameSize: Int = 64 * 1024
     public var maxConcurrentStreams: Int = 100
     public var maxHeaderListSize: Int = 16 * 1024
     /// Bytes the stream channel may hold before it reports not writable, which is what
