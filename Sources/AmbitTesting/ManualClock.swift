@@ -93,3 +93,18 @@ public struct TestFailure: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// Polls `condition` in real time until it holds, or fails naming what was awaited. For
+/// effects of work on other threads (event loops, the concurrency pool) that a test cannot
+/// await directly.
+public func waitUntil(
+    _ what: String, timeoutSeconds: Double = 10, _ condition: () async -> Bool
+) async throws {
+    let start = SystemWallClock().now()
+    while !(await condition()) {
+        if SystemWallClock().now() - start > timeoutSeconds {
+            throw TestFailure("timed out after \(timeoutSeconds) s waiting until \(what)")
+        }
+        try await Task.sleep(nanoseconds: 1_000_000)
+    }
+}

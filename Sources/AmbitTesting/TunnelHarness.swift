@@ -80,12 +80,8 @@ public final class TunnelHarness: Sendable {
 
     /// Waits until the server has recorded `count` streams.
     public func waitForRecords(_ count: Int, timeoutSeconds: Double = 10) async throws -> [StreamRecord] {
-        let start = SystemWallClock().now()
-        while records.count < count {
-            if SystemWallClock().now() - start > timeoutSeconds {
-                throw TestFailure("timed out waiting for \(count) stream records; have \(records.count)")
-            }
-            try await Task.sleep(nanoseconds: 5_000_000)
+        try await waitUntil("the server has recorded \(count) stream(s)", timeoutSeconds: timeoutSeconds) {
+            records.count >= count
         }
         return records
     }

@@ -61,7 +61,7 @@ struct CertificateManagerTests {
         clock.advance(to: halfLife - 1)
         #expect(try await manager.certificate(for: id).serial == first.serial, "not renewed before half life")
         clock.advance(to: halfLife)
-        try await eventually { await manager.status().first?.serial != first.serial }
+        try await waitUntil("the certificate is renewed") { await manager.status().first?.serial != first.serial }
         let second = try await manager.certificate(for: id)
         #expect(second.notAfter > first.notAfter)
     }
@@ -79,21 +79,21 @@ struct CertificateManagerTests {
         clock.advance(to: clock.nextDeadline!)
         // Attempt 1 failed: the retry waits base × 2^0 × 0.5 = 0.5 s, and the old certificate
         // is still what connections get.
-        try await eventually { await manager.status().first?.consecutiveFailures == 1 }
+        try await waitUntil("the first renewal has failed") { await manager.status().first?.consecutiveFailures == 1 }
         try await clock.waitForSleepers(1)
         #expect(clock.nextDeadline! - clock.now() == 0.5)
         #expect(try await manager.certificate(for: id).serial == cert.serial)
         #expect(await manager.status().first?.lastError?.contains("CA is down") == true)
 
         clock.advance(by: 0.5)
-        try await eventually { await manager.status().first?.consecutiveFailures == 2 }
+        try await waitUntil("the second renewal has failed") { await manager.status().first?.consecutiveFailures == 2 }
         try await clock.waitForSleepers(1)
         #expect(clock.nextDeadline! - clock.now() == 1.0, "the second retry waits twice as long")
 
         // Past expiry with the CA still down: the certificate is gone and asking fails loudly.
         clock.advance(to: cert.notAfter)
         clock.advance(by: 60)
-        try await eventually { await manager.status().first?.serial == nil }
+        try await waitUntil("the expired certificate is dropped") { await manager.status().first?.serial == nil }
         await #expect(throws: IdentityError.self) { _ = try await manager.certificate(for: id) }
 
         // The CA comes back: the next request gets a fresh certificate.
@@ -123,7 +123,7 @@ struct CertificateManagerTests {
         _ = try await manager.certificate(for: id)
         try await clock.waitForSleepers(1)
         await manager.forget(id)
-        try await eventually { clock.sleeperCount == 0 }
+        try await waitUntil("the renewal task has stopped") { clock.sleeperCount == 0 }
         clock.advance(by: 86400 * 2)
         #expect(provider.fetches == 1)
         #expect(await manager.status().isEmpty)
@@ -171,20 +171,5 @@ final class FlakyProvider: CertificateProvider {
     func fetchCertificate(for identity: SpiffeID) async throws -> WorkloadCertificate {
         if failing { throw IdentityError(.unavailable, "the CA is down (test)") }
         return try await inner.fetchCertificate(for: identity)
-    }
-}
-
-/// Polls `condition` in real time for a short while: the manager's tasks run on the
-/// cooperative pool even when the clock is manual.
-func eventually(
-    timeoutSeconds: Double = 5, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async -> Bool
-) async throws {
-    let start = SystemWallClock().now()
-    while !(await condition()) {
-        if SystemWallClock().now() - start > timeoutSeconds {
-            Issue.record("condition not met within \(timeoutSeconds) s", sourceLocation: sourceLocation)
-            return
-        }
-        try await Task.sleep(nanoseconds: 1_000_000)
     }
 }

@@ -160,6 +160,7 @@ struct HBONETunnelTests {
             previous = now
         }
         let rssStalled = residentMemoryBytes()
+        print("1 GiB test: the sender stalled after \(stalledAt >> 10) KiB; process RSS grew \((rssStalled - rssBefore) >> 10) KiB")
         #expect(stalledAt > 0, "the sender never stalled while the destination read nothing")
         #expect(stalledAt < 64 << 20, "the tunnel accepted \(stalledAt >> 20) MiB for a reader that reads nothing")
         #expect(rssStalled - rssBefore < 96 << 20, "resident memory grew by \((rssStalled - rssBefore) >> 20) MiB while stalled")
@@ -242,14 +243,6 @@ struct HBONETunnelTests {
 }
 
 // MARK: - Helpers
-
-func waitUntil(_ what: String, timeoutSeconds: Double = 10, _ condition: () -> Bool) async throws {
-    let start = SystemWallClock().now()
-    while !condition() {
-        if SystemWallClock().now() - start > timeoutSeconds { throw TestFailure("timed out waiting until \(what)") }
-        try await Task.sleep(nanoseconds: 5_000_000)
-    }
-}
 
 /// A loopback port nothing listens on (bound, then released).
 func unusedPort() async throws -> Int {

@@ -26,6 +26,8 @@ public final class HBONEClient: Sendable {
         public var keepaliveInterval: TimeAmount = .seconds(30)
         public var keepaliveTimeout: TimeAmount = .seconds(10)
         public var connectTimeout: TimeAmount = .seconds(5)
+        /// TCP connected but no finished TLS handshake by then: give up on the connection.
+        public var handshakeTimeout: TimeAmount = .seconds(10)
         public init() {}
     }
 
@@ -95,7 +97,7 @@ public final class HBONEClient: Sendable {
         if let promise {
             connect(key: key, id: id, on: eventLoop).cascade(to: promise)
         }
-        let destinationText = "\(destination)"
+        let destinationText = destination.hostPortText
         return connection.flatMap { connection -> EventLoopFuture<HBONEStream> in
             let established = eventLoop.makePromise(of: Tunnel.Preface.self)
             let created = connection.multiplexer.createStreamChannel { stream in
@@ -192,6 +194,7 @@ public final class HBONEClient: Sendable {
         let handshake = eventLoop.makePromise(of: SpiffeID.self)
         let multiplexer = eventLoop.makePromise(of: NIOHTTP2Handler.StreamMultiplexer.self)
         let keepalive = (configuration.keepaliveInterval, configuration.keepaliveTimeout)
+        let handshakeTimeout = configuration.handshakeTimeout
         let connected = contextFuture.flatMap { sslContext -> EventLoopFuture<Channel> in
             ClientBootstrap(group: eventLoop)
                 .connectTimeout(self.configuration.connectTimeout)
@@ -201,8 +204,9 @@ public final class HBONEClient: Sendable {
                         let (sslHandler, peer) = try tls.makeClientHandler(context: sslContext, expected: key.expected)
                         let sync = channel.pipeline.syncOperations
                         try sync.addHandler(sslHandler)
+                        try sync.addHandler(HandshakeTimeoutHandler(timeout: handshakeTimeout))
                         try sync.addHandler(
-                            HandshakeWaiter(peer: peer, destination: "\(destination)", promise: handshake))
+                            HandshakeWaiter(peer: peer, destination: destination.hostPortText, promise: handshake))
                         try sync.addHandler(ALPNGuard(logger: self.logger))
                         let mux = try sync.configureHTTP2Pipeline(
                             mode: .client, connectionConfiguration: settings.connectionConfiguration,
@@ -223,7 +227,7 @@ public final class HBONEClient: Sendable {
                 .flatMapErrorThrowing { error in
                     throw TunnelError(
                         .connectFailed,
-                        "cannot connect to the HBONE port at \(destination): \(error); is the destination's node daemon running, and does a firewall or NetworkPolicy allow TCP to port 15008?")
+                        "cannot connect to the HBONE port at \(destination.hostPortText): \(error); is the destination's node daemon running, and does a firewall or NetworkPolicy allow TCP to port 15008?")
                 }
         }
         let connection = connected.flatMap { channel in
@@ -239,7 +243,7 @@ public final class HBONEClient: Sendable {
             self.forget(key, id: id)
             handshake.fail(error)
             multiplexer.fail(error)
-            self.logger.info("HBONE connection failed", metadata: ["destination": "\(destination)", "error": "\(error)"])
+            self.logger.info("HBONE connection failed", metadata: ["destination": "\(destination.hostPortText)", "error": "\(error)"])
         }
         return connection
     }

@@ -59,7 +59,7 @@ public final class TunnelForwarder: Sendable {
                 }
                 let head = ConnectHead(
                     authority: configuration.target,
-                    sourceAddress: inbound.remoteAddress.map(Self.hostPort))
+                    sourceAddress: inbound.remoteAddress?.hostPortText)
                 client.open(
                     from: configuration.source, to: configuration.server, expecting: configuration.serverIdentities,
                     head: head, on: inbound.eventLoop
@@ -78,16 +78,11 @@ public final class TunnelForwarder: Sendable {
             }
             .bind(to: configuration.listen).get()
         logger.info(
-            "forwarding", metadata: ["listen": "\(channel.localAddress!)", "server": "\(configuration.server)", "target": "\(configuration.target)"])
+            "forwarding", metadata: ["listen": "\(channel.localAddress!.hostPortText)", "server": "\(configuration.server.hostPortText)", "target": "\(configuration.target)"])
         return TunnelForwarder(channel: channel, configuration: configuration)
     }
 
     public func close() async throws {
         try await channel.close()
-    }
-
-    static func hostPort(_ address: SocketAddress) -> String {
-        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
-        return HostPort(host: ip, port: port).description
     }
 }

@@ -27,8 +27,6 @@ final class GlueHandler: ChannelDuplexHandler {
     private var partner: GlueHandler?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
-    /// We saw end-of-input on our side and told the partner.
-    private var inputEnded = false
     /// The partner told us its input ended; our output is shut.
     private var outputEnded = false
     let counter: ByteCounter
@@ -156,7 +154,6 @@ final class GlueHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
-            inputEnded = true
             partner?.partnerInputEnded()
         }
         context.fireUserInboundEventTriggered(event)

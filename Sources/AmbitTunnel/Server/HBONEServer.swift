@@ -82,7 +82,7 @@ public final class HBONEServer: Sendable {
                 }
             }
             .bind(to: configuration.address).get()
-        logger.info("HBONE server listening", metadata: ["address": "\(channel.localAddress!)", "identity": "\(identity)"])
+        logger.info("HBONE server listening", metadata: ["address": "\(channel.localAddress!.hostPortText)", "identity": "\(identity)"])
         return HBONEServer(channel: channel, configuration: configuration)
     }
 
@@ -118,33 +118,6 @@ public final class HBONEServer: Sendable {
     /// Stops accepting. Open tunnels are not touched; the caller drains them.
     public func close() async throws {
         try await channel.close()
-    }
-}
-
-/// Closes a connection whose TLS handshake does not finish in time, so a peer that opens
-/// sockets and sends nothing cannot hold them.
-final class HandshakeTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = NIOAny
-    private let timeout: TimeAmount
-    private var timer: Scheduled<Void>?
-
-    init(timeout: TimeAmount) { self.timeout = timeout }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        let channel = context.channel
-        timer = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        context.fireUserInboundEventTriggered(event)
-        if case TLSUserEvent.handshakeCompleted = event {
-            timer?.cancel()
-            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        }
     }
 }
 

@@ -140,7 +140,7 @@ struct ServerStreamStateMachine {
     mutating func dialFailed(_ error: any Error, address: SocketAddress) -> Action {
         guard case .dialing = state else { return .none }
         state = .finished
-        return .respond(status: 503, reason: "cannot connect to \(address): \(error)")
+        return .respond(status: 503, reason: "cannot connect to \(address.hostPortText): \(error)")
     }
 
     /// The stream closed under us (peer reset, connection lost).
