@@ -96,10 +96,37 @@ struct CertificateManagerTests {
         try await waitUntil("the expired certificate is dropped") { await manager.status().first?.serial == nil }
         await #expect(throws: IdentityError.self) { _ = try await manager.certificate(for: id) }
 
-        // The CA comes back: the next request gets a fresh certificate.
+        // The CA comes back: once the backoff has passed, the next request gets a fresh one.
         provider.failing = false
+        clock.advance(by: 60)
         let fresh = try await manager.certificate(for: id)
         #expect(fresh.serial != cert.serial)
+    }
+
+    @Test func aFailedFirstFetchIsNotRetriedOnEveryRequest() async throws {
+        let clock = ManualClock(now: SystemWallClock().now())
+        let pki = try TestPKI(clock: clock)
+        let flaky = FlakyProvider(LocalCAProvider(ca: try pki.authority()))
+        let provider = CountingProvider(flaky)
+        let manager = CertificateManager(provider: provider, clock: clock, random: { 0.5 })
+        let id = pki.id("a", "b")
+        flaky.failing = true
+        await #expect(throws: IdentityError.self) { _ = try await manager.certificate(for: id) }
+        #expect(provider.fetches == 1)
+        // Within the backoff (attempt 1: 0.5 s) a request fails at once and says why.
+        await expectIdentityError(.unavailable, containing: "next attempt in 1 s") {
+            _ = try await manager.certificate(for: id)
+        }
+        #expect(provider.fetches == 1, "the CA was not asked again")
+        clock.advance(by: 0.5)
+        await #expect(throws: IdentityError.self) { _ = try await manager.certificate(for: id) }
+        #expect(provider.fetches == 2)
+        #expect(await manager.status().first?.consecutiveFailures == 2)
+        // Recovery resets the backoff.
+        flaky.failing = false
+        clock.advance(by: 1)
+        _ = try await manager.certificate(for: id)
+        #expect(await manager.status().first?.consecutiveFailures == 0)
     }
 
     @Test func boundsConcurrentRequestsToTheCA() async throws {

@@ -10,6 +10,9 @@ import Logging
 ///   use until it actually expires: a CA outage shorter than half a lifetime is invisible.
 /// - At most `maximumConcurrentFetches` requests are in flight to the provider at once, so
 ///   a node that starts with a hundred service accounts does not stampede the CA.
+/// - When a fetch fails and there is no valid certificate, connections asking in the
+///   backoff window fail at once with the last error: a CA outage is not made worse by
+///   one request per new connection.
 /// - Everything timed runs on the injected `WallClock`.
 public actor CertificateManager {
     /// What `/certs` shows for one identity.
@@ -29,6 +32,9 @@ public actor CertificateManager {
         var renewal: Task<Void, Never>?
         var failures = 0
         var lastError: String?
+        /// After an on-demand fetch failed with no valid certificate to fall back on, asks
+        /// before this moment fail at once instead of going to the CA again.
+        var retryNotBefore: Double?
     }
 
     private let provider: any CertificateProvider
@@ -66,10 +72,15 @@ public actor CertificateManager {
 
     /// The current certificate for `identity`, fetching it if there is none that is valid.
     public func certificate(for identity: SpiffeID) async throws(IdentityError) -> WorkloadCertificate {
-        if let cert = entries[identity]?.certificate, clock.now() < cert.notAfter { return cert }
+        let now = clock.now()
+        if let cert = entries[identity]?.certificate, now < cert.notAfter { return cert }
         let task: Task<WorkloadCertificate, any Error>
         if let running = entries[identity]?.fetch {
             task = running
+        } else if let entry = entries[identity], let notBefore = entry.retryNotBefore, now < notBefore {
+            throw IdentityError(
+                .unavailable,
+                "no certificate for \(identity): the last request failed (\(entry.lastError ?? "unknown error")); next attempt in \(Int((notBefore - now).rounded(.up))) s")
         } else {
             task = Task { try await self.fetchAndInstall(identity) }
             entries[identity, default: Entry()].fetch = task
@@ -112,8 +123,13 @@ public actor CertificateManager {
             return cert
         } catch {
             // Re-check after the await: the identity may have been forgotten meanwhile.
-            entries[identity]?.fetch = nil
-            entries[identity]?.lastError = "\(error)"
+            if entries[identity] != nil {
+                entries[identity]!.fetch = nil
+                entries[identity]!.lastError = "\(error)"
+                entries[identity]!.failures += 1
+                let delay = policy.retryDelay(attempt: entries[identity]!.failures, random: random())
+                entries[identity]!.retryNotBefore = clock.now() + delay
+            }
             logger.warning("certificate request failed", metadata: ["identity": "\(identity)", "error": "\(error)"])
             throw error
         }
@@ -140,6 +156,7 @@ public actor CertificateManager {
         entries[identity]!.certificate = cert
         entries[identity]!.failures = 0
         entries[identity]!.lastError = nil
+        entries[identity]!.retryNotBefore = nil
         logger.info(
             "certificate installed",
             metadata: ["identity": "\(identity)", "serial": "\(cert.serial)", "notAfter": "\(cert.notAfter)"])
