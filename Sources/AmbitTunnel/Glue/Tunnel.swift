@@ -26,33 +26,35 @@ enum Tunnel {
             tcp.pipeline.syncOperations.removeHandler(hold, promise: nil)
         }
         try tcp.pipeline.syncOperations.addHandler(tcpGlue)
-        if !held.bytes.isEmpty {
-            counter.add(held.count, .fromSecond)
-            for chunk in held.bytes { stream.write(chunk, promise: nil) }
-            stream.flush()
-        }
-        if held.ended {
-            tcp.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-        }
+        replay(held, from: tcp, to: stream, counter: counter, direction: .fromSecond)
         if !tcp.isActive {
             // The socket closed completely before the tunnel existed: deliver what it sent,
             // end the stream, and let the stream finish on its own.
             stream.close(mode: .output, promise: nil)
             stream.eventLoop.scheduleTask(in: GlueHandler.lingerTimeout) { stream.close(promise: nil) }
         }
-        if !preface.bytes.isEmpty {
-            counter.add(preface.count, .fromFirst)
-            for chunk in preface.bytes { tcp.write(chunk, promise: nil) }
-            tcp.flush()
-        }
-        if preface.ended {
-            stream.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-        }
+        replay(preface, from: stream, to: tcp, counter: counter, direction: .fromFirst)
         // From here on the glue's read() decides when each side reads.
         // A stream channel does not start reading when autoRead is switched on (a socket
         // does), so ask once; the glue's read() takes it from there.
         stream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in stream.close(promise: nil) }
         stream.read()
         tcp.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in tcp.close(promise: nil) }
+    }
+
+    /// Writes what `source` read before the glue existed into `destination`, and if the
+    /// source's input had already ended, tells the source's glue so it ends the other side.
+    private static func replay(
+        _ early: Preface, from source: Channel, to destination: Channel, counter: ByteCounter,
+        direction: ByteCounter.Direction
+    ) {
+        if !early.bytes.isEmpty {
+            counter.add(early.count, direction)
+            for chunk in early.bytes { destination.write(chunk, promise: nil) }
+            destination.flush()
+        }
+        if early.ended {
+            source.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        }
     }
 }

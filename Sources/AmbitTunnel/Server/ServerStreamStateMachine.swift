@@ -154,11 +154,4 @@ struct ServerStreamStateMachine {
             return .none
         }
     }
-
-    var request: ConnectRequest? {
-        switch state {
-        case .deciding(let r, _), .dialing(let r, _): return r
-        default: return nil
-        }
-    }
 }
