@@ -20,12 +20,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // Resource model, SPIFFE identity, errors shared by every module. No I/O.
         .target(
             name: "AmbitCore",
-            dependencies: []
+            dependencies: [.product(name: "Yams", package: "Yams")]
         ),
         // CA, CSRs, certificate store + rotation, TLS contexts, SPIFFE verification.
         .target(
@@ -59,6 +60,61 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // libnftables, the library behind the `nft` command (Debian: libnftables-dev).
+        .systemLibrary(
+            name: "CNFTables",
+            pkgConfig: "libnftables",
+            providers: [.apt(["libnftables-dev"])]
+        ),
+        // In-pod redirection: nftables rules applied inside a pod's network namespace,
+        // sockets created in that namespace, original destinations.
+        .target(
+            name: "AmbitRedirect",
+            dependencies: [
+                "AmbitCore", "CNFTables",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Metrics registry with Prometheus exposition, access logs, the small HTTP server
+        // behind /metrics, readiness and admin endpoints.
+        .target(
+            name: "AmbitTelemetry",
+            dependencies: [
+                "AmbitCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // DNS for mesh names: message codec, name table, UDP/TCP server and forwarder.
+        .target(
+            name: "AmbitDNS",
+            dependencies: [
+                "AmbitCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The node daemon: enrolment, outbound/inbound/passthrough, L4 authorization.
+        .target(
+            name: "AmbitNode",
+            dependencies: [
+                "AmbitCore", "AmbitIdentity", "AmbitTunnel", "AmbitRedirect", "AmbitTelemetry", "AmbitDNS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Shared test helpers: a fake CA with handy identities, manual clock, byte pumps.
         .target(
             name: "AmbitTesting",
@@ -68,6 +124,7 @@ let package = Package(
                 "AmbitTunnel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -79,6 +136,7 @@ let package = Package(
                 "AmbitCore",
                 "AmbitIdentity",
                 "AmbitTunnel",
+                "AmbitNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -108,6 +166,39 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .testTarget(
+            name: "AmbitTelemetryTests",
+            dependencies: [
+                "AmbitTelemetry", "AmbitTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "AmbitDNSTests",
+            dependencies: [
+                "AmbitDNS", "AmbitTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "AmbitNodeTests",
+            dependencies: [
+                "AmbitNode", "AmbitRedirect", "AmbitCore", "AmbitTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // Real network namespaces, veth links, nftables and daemons: root only.
+        .testTarget(
+            name: "AmbitIntegrationTests",
+            dependencies: [
+                "AmbitNode", "AmbitRedirect", "AmbitCore", "AmbitTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
     ],
