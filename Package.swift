@@ -66,12 +66,14 @@ let package = Package(
             pkgConfig: "libnftables",
             providers: [.apt(["libnftables-dev"])]
         ),
+        // setns and friends: Linux calls Swift's Glibc module leaves out.
+        .target(name: "CAmbitNet"),
         // In-pod redirection: nftables rules applied inside a pod's network namespace,
         // sockets created in that namespace, original destinations.
         .target(
             name: "AmbitRedirect",
             dependencies: [
-                "AmbitCore", "CNFTables",
+                "AmbitCore", "CNFTables", "CAmbitNet",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
