@@ -124,6 +124,7 @@ let package = Package(
                 "AmbitCore",
                 "AmbitIdentity",
                 "AmbitTunnel",
+                "AmbitRedirect",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
