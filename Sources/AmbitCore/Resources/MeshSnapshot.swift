@@ -1,0 +1,150 @@
+/// One consistent view of the mesh: every resource a data-plane process knows, indexed for
+/// the questions it asks per connection. Immutable; a config change builds a new one.
+public struct MeshSnapshot: Sendable {
+    public let mesh: MeshConfig
+    public let namespaces: [String: Namespace]
+    public let workloads: [Workload]
+    public let services: [Service]
+    public let authorizationPolicies: [AuthorizationPolicy]
+    public let peerAuthentications: [PeerAuthentication]
+
+    private let workloadByAddress: [IPAddress: Workload]
+    private let serviceByAddress: [IPAddress: Service]
+
+    public static let empty = try! MeshSnapshot([])
+
+    /// Builds the snapshot, refusing two resources of one kind with the same name.
+    public init(_ resources: [Resource]) throws(ResourceError) {
+        var mesh: MeshConfig?
+        var namespaces: [String: Namespace] = [:]
+        var workloads: [Workload] = []
+        var services: [Service] = []
+        var policies: [AuthorizationPolicy] = []
+        var peers: [PeerAuthentication] = []
+        var seen: Set<String> = []
+        func unique(_ kind: String, _ key: String) throws(ResourceError) {
+            guard seen.insert("\(kind) \(key)").inserted else {
+                throw ResourceError(resource: "\(kind) \(key)", path: "metadata.name", reason: "defined twice")
+            }
+        }
+        for resource in resources {
+            switch resource {
+            case .meshConfig(let m):
+                if mesh != nil { throw ResourceError(resource: "MeshConfig", path: "", reason: "only one MeshConfig is allowed") }
+                mesh = m
+            case .namespace(let n):
+                try unique("Namespace", n.metadata.key)
+                namespaces[n.metadata.name] = n
+            case .workload(let w):
+                try unique("Workload", w.metadata.key)
+                workloads.append(w)
+            case .service(let s):
+                try unique("Service", s.metadata.key)
+                services.append(s)
+            case .authorizationPolicy(let p):
+                try unique("AuthorizationPolicy", p.metadata.key)
+                policies.append(p)
+            case .peerAuthentication(let p):
+                try unique("PeerAuthentication", p.metadata.key)
+                peers.append(p)
+            }
+        }
+        var byAddress: [IPAddress: Workload] = [:]
+        for w in workloads {
+            for a in w.addresses {
+                if let other = byAddress[a] {
+                    throw ResourceError(
+                        resource: "Workload \(w.metadata.key)", path: "spec.addresses",
+                        reason: "\(a) is already the address of workload \(other.metadata.key)")
+                }
+                byAddress[a] = w
+            }
+        }
+        var serviceByAddress: [IPAddress: Service] = [:]
+        for s in services {
+            for a in s.addresses {
+                if byAddress[a] != nil || serviceByAddress[a] != nil {
+                    throw ResourceError(resource: "Service \(s.metadata.key)", path: "spec.addresses", reason: "\(a) is already in use")
+                }
+                serviceByAddress[a] = s
+            }
+        }
+        self.mesh = mesh ?? MeshConfig()
+        self.namespaces = namespaces
+        self.workloads = workloads
+        self.services = services
+        self.authorizationPolicies = policies
+        self.peerAuthentications = peers
+        self.workloadByAddress = byAddress
+        self.serviceByAddress = serviceByAddress
+    }
+
+    // MARK: - Lookups
+
+    public func workload(at address: IPAddress) -> Workload? { workloadByAddress[address] }
+    public func service(at address: IPAddress) -> Service? { serviceByAddress[address] }
+
+    public func identity(of workload: Workload) -> SpiffeID? {
+        try? SpiffeID(trustDomain: mesh.trustDomain, namespace: workload.metadata.namespace, serviceAccount: workload.serviceAccount)
+    }
+
+    /// Opt-in by label: `ambient` on the workload or its namespace enrols it; `none` on the
+    /// workload opts it out.
+    public func isEnrolled(_ workload: Workload) -> Bool {
+        switch workload.metadata.labels[MeshLabels.dataplaneMode] {
+        case MeshLabels.none: return false
+        case MeshLabels.ambient: return true
+        default: return namespaces[workload.metadata.namespace]?.metadata.labels[MeshLabels.dataplaneMode] == MeshLabels.ambient
+        }
+    }
+
+    /// The workloads a service selects (same namespace, labels ⊇ selector). An empty
+    /// selector selects nothing, as in Kubernetes.
+    public func endpoints(of service: Service) -> [Workload] {
+        guard !service.selector.isEmpty else { return [] }
+        return workloads.filter { w in
+            w.metadata.namespace == service.metadata.namespace && service.selector.allSatisfy { w.metadata.labels[$0.key] == $0.value }
+        }.sorted { $0.metadata.key < $1.metadata.key }
+    }
+
+    /// The waypoint a service's traffic must go through: the service's own
+    /// `ambit.dev/use-waypoint` label, else its namespace's.
+    public func waypointName(for service: Service) -> String? {
+        service.metadata.labels[MeshLabels.useWaypoint]
+            ?? namespaces[service.metadata.namespace]?.metadata.labels[MeshLabels.useWaypoint]
+    }
+
+    public func authorizationPolicies(for workload: Workload) -> [AuthorizationPolicy] {
+        AuthorizationEvaluator.applicable(
+            authorizationPolicies, namespace: workload.metadata.namespace, labels: workload.metadata.labels,
+            rootNamespace: mesh.rootNamespace)
+    }
+
+    /// The effective mutual-TLS mode for traffic to `port` of `workload`: the most specific
+    /// PeerAuthentication wins (workload selector, then namespace, then the root namespace),
+    /// `UNSET` inherits, and the mesh default is PERMISSIVE.
+    public func mutualTLSMode(for workload: Workload, port: Int) -> MutualTLSMode {
+        let labels = workload.metadata.labels
+        let selected = peerAuthentications.filter { pa in
+            pa.metadata.namespace == workload.metadata.namespace && pa.selector.map { s in s.allSatisfy { labels[$0.key] == $0.value } } == true
+        }.sorted { $0.metadata.name < $1.metadata.name }
+        if let pa = selected.first {
+            if let m = pa.portModes[port], m != .unset { return m }
+            if pa.mode != .unset { return pa.mode }
+        }
+        let levels = [workload.metadata.namespace, mesh.rootNamespace]
+        for ns in levels {
+            if let pa = peerAuthentications.filter({ $0.metadata.namespace == ns && $0.selector == nil })
+                .sorted(by: { $0.metadata.name < $1.metadata.name }).first, pa.mode != .unset
+            {
+                return pa.mode
+            }
+        }
+        return .permissive
+    }
+
+    /// Every mesh service hostname with its VIPs, for DNS.
+    public func serviceHostnames() -> [(hostname: String, addresses: [IPAddress])] {
+        services.filter { !$0.addresses.isEmpty }.map { ($0.hostname(clusterDomain: mesh.clusterDomain), $0.addresses) }
+    }
+}
