@@ -11,7 +11,7 @@ struct Ambit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ambit",
         abstract: "Ambit, a sidecarless service mesh.",
-        subcommands: [DevCA.self, Tunnel.self, Demo.self])
+        subcommands: [Node.self, DevCA.self, Tunnel.self, Demo.self])
 }
 
 /// Options every long-running command shares.

@@ -51,6 +51,7 @@ public final class HBONEClient: Sendable {
 
     public let configuration: Configuration
     private let tls: TLSContextFactory
+    private let connector: (any SocketConnector)?
     private let clock: any WallClock
     private let logger: Logger
     private let pool: NIOLockedValueBox<Pool>
@@ -58,10 +59,12 @@ public final class HBONEClient: Sendable {
 
     public init(
         group: any EventLoopGroup, tls: TLSContextFactory, configuration: Configuration = .init(),
+        connector: (any SocketConnector)? = nil,
         clock: any WallClock = SystemWallClock(), logger: Logger = Logger(label: "ambit.hbone.client")
     ) {
         self.configuration = configuration
         self.tls = tls
+        self.connector = connector
         self.clock = clock
         self.logger = logger
         self.pool = NIOLockedValueBox(Pool(state: PoolState(maximumStreams: configuration.maximumStreamsPerConnection)))
@@ -196,7 +199,7 @@ public final class HBONEClient: Sendable {
         let keepalive = (configuration.keepaliveInterval, configuration.keepaliveTimeout)
         let handshakeTimeout = configuration.handshakeTimeout
         let connected = contextFuture.flatMap { sslContext -> EventLoopFuture<Channel> in
-            ClientBootstrap(group: eventLoop)
+            let bootstrap = ClientBootstrap(group: eventLoop)
                 .connectTimeout(self.configuration.connectTimeout)
                 .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
@@ -223,7 +226,14 @@ public final class HBONEClient: Sendable {
                         multiplexer.succeed(mux)
                     }
                 }
-                .connect(to: destination)
+            let connecting: EventLoopFuture<Channel>
+            if let connector = self.connector {
+                connecting = connector.connect(to: destination, timeout: self.configuration.connectTimeout, on: eventLoop)
+                    .flatMap { bootstrap.withConnectedSocket($0) }
+            } else {
+                connecting = bootstrap.connect(to: destination)
+            }
+            return connecting
                 .flatMapErrorThrowing { error in
                     throw TunnelError(
                         .connectFailed,

@@ -32,3 +32,11 @@ public struct TCPDialer: Dialer {
             .connect(to: address)
     }
 }
+
+/// Makes the TCP connection under an HBONE client connection. The node daemon plugs in one
+/// that creates the socket inside the source pod's network namespace, so tunnels leave
+/// from the pod's own address, as its traffic would without the mesh.
+public protocol SocketConnector: Sendable {
+    /// A connected, non-blocking TCP socket to `address`; the caller hands it to SwiftNIO.
+    func connect(to address: SocketAddress, timeout: TimeAmount, on eventLoop: any EventLoop) -> EventLoopFuture<NIOBSDSocket.Handle>
+}

@@ -24,6 +24,9 @@ public final class HBONEServer: Sendable {
         public var settings = HBONESettings()
         /// A connection that has not finished its TLS handshake by then is closed.
         public var handshakeTimeout: TimeAmount = .seconds(10)
+        /// A socket already bound and listening (made in a pod's network namespace); when
+        /// set, `address` is only for messages.
+        public var boundSocket: NIOBSDSocket.Handle?
 
         public init(address: SocketAddress, identity: SpiffeID) {
             self.address = address
@@ -32,6 +35,9 @@ public final class HBONEServer: Sendable {
     }
 
     public typealias Decide = @Sendable (ConnectRequest) async -> ConnectDecision
+    /// Called on the stream's event loop when a tunnel is established, with the stream
+    /// channel: closing it ends the tunnel (how a policy change cuts a connection).
+    public typealias Established = @Sendable (ConnectRequest, Channel) -> Void
 
     private let channel: Channel
     public let configuration: Configuration
@@ -52,6 +58,7 @@ public final class HBONEServer: Sendable {
         dialer: any Dialer = TCPDialer(),
         logger: Logger = Logger(label: "ambit.hbone.server"),
         onRecord: (@Sendable (StreamRecord) -> Void)? = nil,
+        onEstablished: Established? = nil,
         decide: @escaping Decide
     ) async throws -> HBONEServer {
         // Fetch the certificate now: a server that cannot prove its identity should fail
@@ -60,7 +67,7 @@ public final class HBONEServer: Sendable {
         let identity = configuration.identity
         let settings = configuration.settings
         let handshakeTimeout = configuration.handshakeTimeout
-        let channel = try await ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
@@ -74,14 +81,19 @@ public final class HBONEServer: Sendable {
                 return contextFuture.flatMapThrowing { sslContext in
                     try configureConnection(
                         channel, sslContext: sslContext, tls: tls, settings: settings, handshakeTimeout: handshakeTimeout,
-                        dialer: dialer, logger: logger, onRecord: onRecord, decide: decide)
+                        dialer: dialer, logger: logger, onRecord: onRecord, onEstablished: onEstablished, decide: decide)
                 }.flatMapErrorThrowing { error in
                     logger.error(
                         "cannot serve HBONE connection: no certificate for \(identity)", metadata: ["error": "\(error)"])
                     throw error
                 }
             }
-            .bind(to: configuration.address).get()
+        let channel: Channel
+        if let socket = configuration.boundSocket {
+            channel = try await bootstrap.withBoundSocket(socket).get()
+        } else {
+            channel = try await bootstrap.bind(to: configuration.address).get()
+        }
         logger.info("HBONE server listening", metadata: ["address": "\(channel.localAddress!.hostPortText)", "identity": "\(identity)"])
         return HBONEServer(channel: channel, configuration: configuration)
     }
@@ -89,7 +101,7 @@ public final class HBONEServer: Sendable {
     private static func configureConnection(
         _ channel: Channel, sslContext: NIOSSLContext, tls: TLSContextFactory, settings: HBONESettings,
         handshakeTimeout: TimeAmount, dialer: any Dialer, logger: Logger,
-        onRecord: (@Sendable (StreamRecord) -> Void)?, decide: @escaping Decide
+        onRecord: (@Sendable (StreamRecord) -> Void)?, onEstablished: Established?, decide: @escaping Decide
     ) throws {
         let (sslHandler, peer) = tls.makeServerHandler(context: sslContext)
         let sync = channel.pipeline.syncOperations
@@ -109,7 +121,7 @@ public final class HBONEServer: Sendable {
                 try stream.pipeline.syncOperations.addHandler(
                     HBONEServerStreamHandler(
                         peer: identity, peerAddress: remote, decide: decide, dialer: dialer, logger: logger,
-                        onRecord: onRecord))
+                        onRecord: onRecord, onEstablished: onEstablished))
             }
         }
         try sync.addHandler(ConnectionErrorHandler(peer: peer, logger: logger))

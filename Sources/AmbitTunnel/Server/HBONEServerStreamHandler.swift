@@ -15,6 +15,7 @@ final class HBONEServerStreamHandler: ChannelInboundHandler, RemovableChannelHan
     private let dialer: any Dialer
     private let logger: Logger
     private let onRecord: (@Sendable (StreamRecord) -> Void)?
+    private let onEstablished: HBONEServer.Established?
     private let startedAt: NIODeadline
     private var request: ConnectRequest?
     private var context: ChannelHandlerContext?
@@ -23,13 +24,15 @@ final class HBONEServerStreamHandler: ChannelInboundHandler, RemovableChannelHan
 
     init(
         peer: SpiffeID, peerAddress: SocketAddress?, decide: @escaping @Sendable (ConnectRequest) async -> ConnectDecision,
-        dialer: any Dialer, logger: Logger, onRecord: (@Sendable (StreamRecord) -> Void)?
+        dialer: any Dialer, logger: Logger, onRecord: (@Sendable (StreamRecord) -> Void)?,
+        onEstablished: HBONEServer.Established? = nil
     ) {
         self.machine = ServerStreamStateMachine(peer: peer, peerAddress: peerAddress)
         self.decide = decide
         self.dialer = dialer
         self.logger = logger
         self.onRecord = onRecord
+        self.onEstablished = onEstablished
         self.startedAt = .now()
     }
 
@@ -120,6 +123,7 @@ final class HBONEServerStreamHandler: ChannelInboundHandler, RemovableChannelHan
             return
         }
         logger.debug("HBONE stream established", metadata: ["request": "\(request.map { "\($0)" } ?? "?")"])
+        if let request, let onEstablished { onEstablished(request, channel) }
         channel.closeFuture.assumeIsolated().whenComplete { _ in
             self.record(counter.closeReason.map { .failed($0) } ?? .completed)
         }
