@@ -48,7 +48,8 @@ public final class DNSServer: Sendable {
     public struct Configuration: Sendable {
         /// The namespace of the pod served, for the short `service` form of mesh names.
         public var namespace: String
-        /// The current mesh name table; called on every query.
+        /// The current mesh name table; called on every query, on an event loop, so it
+        /// should return a stored value rather than build one.
         public var names: @Sendable () -> MeshNameTable
         /// The pod's own resolvers (from its resolv.conf), tried in order.
         public var upstreams: [SocketAddress]
