@@ -8,7 +8,7 @@ public struct DNSError: Error, Hashable, Sendable, CustomStringConvertible {
         // A private enum keeps the set closed inside the module while callers only see
         // static members, so adding a case is not a source break for anyone switching.
         private enum Kind: String, Hashable, Sendable {
-            case malformedMessage, invalidName, invalidAddress, upstreamFailed, configuration
+            case malformedMessage, invalidName, invalidAddress, upstreamFailed
         }
         private let kind: Kind
         private init(_ kind: Kind) { self.kind = kind }
@@ -22,8 +22,6 @@ public struct DNSError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidAddress = Code(.invalidAddress)
         /// No upstream resolver answered in time, or none could be reached.
         public static let upstreamFailed = Code(.upstreamFailed)
-        /// The server's configuration or sockets cannot be used.
-        public static let configuration = Code(.configuration)
 
         public var description: String { kind.rawValue }
     }
