@@ -110,6 +110,22 @@ import Testing
         #expect(h1 === registry.histogram("h", help: "H.", buckets: [1, 2]))
     }
 
+    @Test func registeringANameWithAnotherShapeStopsTheProcess() async {
+        await #expect(processExitsWith: .failure) {
+            let registry = MetricsRegistry()
+            _ = registry.counter("x_total", help: "X.", labels: ["a"])
+            _ = registry.gauge("x_total", help: "X.", labels: ["a"])
+        }
+        await #expect(processExitsWith: .failure) {
+            let registry = MetricsRegistry()
+            _ = registry.counter("x_total", help: "X.", labels: ["a"])
+            _ = registry.counter("x_total", help: "X.", labels: ["a", "b"])
+        }
+        await #expect(processExitsWith: .failure) {
+            _ = MetricsRegistry().counter("x_total", help: "X.", labels: ["a"]).labels(["1", "2"])
+        }
+    }
+
     // MARK: - Series life cycle
 
     @Test func removedSeriesLeaveTheExposition() {
