@@ -1,3 +1,4 @@
+import AmbitCore
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -53,14 +54,17 @@ public final class AdminHTTPServer: Sendable {
     ) async throws -> AdminHTTPServer {
         let connections = ConnectionSet()
         do {
-            let channel = try await bootstrap(group: group, routes: routes, configuration: configuration, connections: connections, logger: logger)
-                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-                .bind(host: host, port: port).get()
+            let channel = try await bootstrap(
+                group: group, routes: routes, configuration: configuration, connections: connections, logger: logger
+            )
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: port).get()
             return started(channel: channel, connections: connections, logger: logger)
         } catch {
             throw TelemetryError(
                 .bindFailed,
-                "cannot bind the admin server on \(host):\(port): \(error); is another process using the port, or is the address not on this host?"
+                "cannot bind the admin server on \(host):\(port): \(error); "
+                    + "is another process using the port, or is the address not on this host?"
             )
         }
     }
@@ -74,8 +78,10 @@ public final class AdminHTTPServer: Sendable {
     ) async throws -> AdminHTTPServer {
         let connections = ConnectionSet()
         do {
-            let channel = try await bootstrap(group: group, routes: routes, configuration: configuration, connections: connections, logger: logger)
-                .withBoundSocket(socket).get()
+            let channel = try await bootstrap(
+                group: group, routes: routes, configuration: configuration, connections: connections, logger: logger
+            )
+            .withBoundSocket(socket).get()
             return started(channel: channel, connections: connections, logger: logger)
         } catch {
             throw TelemetryError(
@@ -87,7 +93,7 @@ public final class AdminHTTPServer: Sendable {
 
     private static func started(channel: Channel, connections: ConnectionSet, logger: Logger) -> AdminHTTPServer {
         let server = AdminHTTPServer(channel: channel, connections: connections, logger: logger)
-        logger.info("admin server listening", metadata: ["address": "\(server.localAddress)"])
+        logger.info("admin server listening", metadata: ["address": "\(server.localAddress.hostPortText)"])
         return server
     }
 
@@ -118,10 +124,10 @@ public final class AdminHTTPServer: Sendable {
     /// Stops accepting, then closes every open connection (a handler still running finds
     /// its connection gone and its response is dropped). Safe to call more than once.
     public func close() async {
-        let open = connections.closeAll()
+        guard let open = connections.closeAll() else { return }
         try? await channel.close()
         for connection in open { try? await connection.close() }
-        logger.info("admin server closed", metadata: ["address": "\(localAddress)"])
+        logger.info("admin server closed", metadata: ["address": "\(localAddress.hostPortText)"])
     }
 }
 
@@ -145,11 +151,20 @@ private final class ConnectionSet: Sendable {
         return added
     }
 
-    /// Marks the set closed and hands back what was open.
-    func closeAll() -> [any Channel] {
+    /// Marks the set closed and hands back what was open; nil when it was already closed.
+    func closeAll() -> [any Channel]? {
         state.withLockedValue { state in
+            guard !state.closed else { return nil }
             state.closed = true
             return Array(state.channels.values)
         }
+    }
+}
+
+extension SocketAddress {
+    /// `127.0.0.1:15020` / `[::1]:15020` rather than NIO's `[IPv4]127.0.0.1/127.0.0.1:15020`.
+    fileprivate var hostPortText: String {
+        guard let ip = ipAddress, let port else { return "\(self)" }
+        return HostPort(host: ip, port: port).description
     }
 }
