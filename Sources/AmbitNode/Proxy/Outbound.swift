@@ -112,8 +112,9 @@ extension PodProxy {
                     report.reason = tunnelError?.message ?? "\(error)"
                     report.durationSeconds = self.context.clock.now() - started
                     self.context.telemetry.connectionClosed(report)
+                    let reason = report.reason ?? ""
                     self.context.logger.info(
-                        "outbound tunnel refused", metadata: ["source": "\(identity)", "destination": "\(route.authority)", "error": "\(report.reason ?? "")"])
+                        "outbound tunnel refused", metadata: ["source": "\(identity)", "destination": "\(route.authority)", "error": "\(reason)"])
                     inbound.reset()
                 case .success(let stream):
                     self.connections.add(

@@ -38,7 +38,7 @@ public struct InPodRules: Sendable, Equatable {
     /// The table, as `nft list table inet ambit` prints it (modulo handles).
     public var table: String {
         var pre: [String] = [
-            "type nat hook prerouting priority dstnat; policy accept;",
+            "type nat hook prerouting priority -100; policy accept;",
             "iifname \"lo\" return",
             "meta mark \(markText) return",
         ]
@@ -50,7 +50,7 @@ public struct InPodRules: Sendable, Equatable {
             "meta l4proto tcp redirect to :\(inboundPlaintextPort)",
         ]
         var out: [String] = [
-            "type nat hook output priority dstnat; policy accept;",
+            "type nat hook output priority -100; policy accept;",
             "meta mark \(markText) return",
             "oifname \"lo\" return",
             "ip daddr 127.0.0.0/8 return",
