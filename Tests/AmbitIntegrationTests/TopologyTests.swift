@@ -136,6 +136,8 @@ struct TopologyTests {
         // A pid that was alive a moment ago and is reaped now, so it names a dead run.
         let gone = try TestProcess.spawn(["true"], outputPrefix: NSTemporaryDirectory() + "ambit-sweep-probe-\(getpid())")
         try await gone.waitForExit(timeout: 10)
+        try? FileManager.default.removeItem(atPath: gone.stdoutPath)
+        try? FileManager.default.removeItem(atPath: gone.stderrPath)
         let leftover = "amb-\(gone.pid)-1-node1"
         _ = try await runOnHost(["ip", "netns", "add", leftover])
 
