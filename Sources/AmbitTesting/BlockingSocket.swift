@@ -34,6 +34,21 @@ public final class BlockingSocket: Sendable {
         }
     }
 
+    /// Adopts a socket that is already connected, such as one created inside a pod's
+    /// network namespace and connected there (`Topology.Pod.connect`). The socket is made
+    /// blocking, because that is how this type is used; it is closed with this object.
+    public init(adopting connected: Int32, receiveTimeoutSeconds: Int = 15) throws {
+        let flags = fcntl(connected, F_GETFL)
+        guard flags >= 0, fcntl(connected, F_SETFL, flags & ~O_NONBLOCK) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(connected)
+            throw TestFailure("cannot make socket \(connected) blocking: \(reason)")
+        }
+        fd = connected
+        var tv = timeval(tv_sec: receiveTimeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     deinit { close(fd) }
 
     public func send(_ bytes: UnsafeRawBufferPointer) throws {

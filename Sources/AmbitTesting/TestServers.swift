@@ -3,7 +3,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// Plain TCP servers on loopback that play the application behind a tunnel.
+/// Plain TCP servers that play the application behind a tunnel: on loopback (`start`), or
+/// on a socket bound elsewhere, such as inside a pod's namespace (`serve(_:boundSocket:)`).
 public final class TestTCPServer: Sendable {
     public enum Behaviour: Sendable {
         /// Writes back what it reads; shuts its output when the peer shuts its output.
@@ -15,17 +16,34 @@ public final class TestTCPServer: Sendable {
         case banner(String)
     }
 
+    /// What one sink connection received, recorded when its peer shut its output.
+    public struct SinkResult: Sendable, Equatable, CustomStringConvertible {
+        public let byteCount: Int
+        /// Lower-case hex SHA-256 of the bytes, as `sha256Hex` computes it.
+        public let sha256: String
+        public var description: String { "\(byteCount) \(sha256)" }
+    }
+
+    /// Counters shared by the handlers of every accepted connection.
+    struct Stats {
+        var connections = 0
+        var bytes = 0
+        var sinkResults: [SinkResult] = []
+    }
+
     private let channel: Channel
     private let readingEnabled: NIOLockedValueBox<Bool>
     private let children: NIOLockedValueBox<[Channel]>
-    private let stats: NIOLockedValueBox<(connections: Int, bytes: Int)>
+    private let stats: NIOLockedValueBox<Stats>
 
     public var address: SocketAddress { channel.localAddress! }
     public var port: Int { channel.localAddress!.port! }
     public var connectionsAccepted: Int { stats.withLockedValue { $0.connections } }
     public var bytesReceived: Int { stats.withLockedValue { $0.bytes } }
+    /// One entry per sink connection that finished (peer shut its output), in order.
+    public var sinkResults: [SinkResult] { stats.withLockedValue { $0.sinkResults } }
 
-    private init(channel: Channel, readingEnabled: NIOLockedValueBox<Bool>, children: NIOLockedValueBox<[Channel]>, stats: NIOLockedValueBox<(connections: Int, bytes: Int)>) {
+    private init(channel: Channel, readingEnabled: NIOLockedValueBox<Bool>, children: NIOLockedValueBox<[Channel]>, stats: NIOLockedValueBox<Stats>) {
         self.channel = channel
         self.readingEnabled = readingEnabled
         self.children = children
@@ -35,10 +53,28 @@ public final class TestTCPServer: Sendable {
     /// Starts a server on 127.0.0.1 (ephemeral port). With `paused`, accepted connections
     /// read nothing until `resumeReading()`: the stalled reader of backpressure tests.
     public static func start(_ behaviour: Behaviour, group: any EventLoopGroup, paused: Bool = false) async throws -> TestTCPServer {
+        try await launch(behaviour, group: group, paused: paused) { $0.bind(host: "127.0.0.1", port: 0) }
+    }
+
+    /// Serves `behaviour` on a socket that is already bound and listening, such as one
+    /// created inside a pod's network namespace (a socket keeps the namespace it was made
+    /// in, so the server answers there). The server owns `boundSocket` from now on.
+    public static func serve(
+        _ behaviour: Behaviour, boundSocket: NIOBSDSocket.Handle, group: any EventLoopGroup, paused: Bool = false
+    ) async throws -> TestTCPServer {
+        try await launch(behaviour, group: group, paused: paused) { $0.withBoundSocket(boundSocket) }
+    }
+
+    /// The one place that wires behaviour, counters and pausing into a server channel;
+    /// `bind` decides only where the listening socket comes from.
+    private static func launch(
+        _ behaviour: Behaviour, group: any EventLoopGroup, paused: Bool,
+        bind: (ServerBootstrap) -> EventLoopFuture<Channel>
+    ) async throws -> TestTCPServer {
         let readingEnabled = NIOLockedValueBox(!paused)
         let children = NIOLockedValueBox<[Channel]>([])
-        let stats = NIOLockedValueBox((connections: 0, bytes: 0))
-        let channel = try await ServerBootstrap(group: group)
+        let stats = NIOLockedValueBox(Stats())
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { child in
@@ -51,7 +87,7 @@ public final class TestTCPServer: Sendable {
                     }
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+        let channel = try await bind(bootstrap).get()
         return TestTCPServer(channel: channel, readingEnabled: readingEnabled, children: children, stats: stats)
     }
 
@@ -72,11 +108,11 @@ private final class AppHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     private let behaviour: TestTCPServer.Behaviour
-    private let stats: NIOLockedValueBox<(connections: Int, bytes: Int)>
+    private let stats: NIOLockedValueBox<TestTCPServer.Stats>
     private var hasher = SHA256()
     private var count = 0
 
-    init(behaviour: TestTCPServer.Behaviour, stats: NIOLockedValueBox<(connections: Int, bytes: Int)>) {
+    init(behaviour: TestTCPServer.Behaviour, stats: NIOLockedValueBox<TestTCPServer.Stats>) {
         self.behaviour = behaviour
         self.stats = stats
     }
@@ -117,6 +153,8 @@ private final class AppHandler: ChannelInboundHandler {
             }
         case .sink:
             let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+            let result = TestTCPServer.SinkResult(byteCount: count, sha256: digest)
+            stats.withLockedValue { $0.sinkResults.append(result) }
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "\(count) \(digest)\n"))).assumeIsolated()
                 .whenComplete { _ in context.close(promise: nil) }
         case .banner:
