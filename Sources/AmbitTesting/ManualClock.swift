@@ -98,10 +98,10 @@ public struct TestFailure: Error, CustomStringConvertible {
 /// effects of work on other threads (event loops, the concurrency pool) that a test cannot
 /// await directly.
 public func waitUntil(
-    _ what: String, timeoutSeconds: Double = 10, _ condition: () async -> Bool
+    _ what: String, timeoutSeconds: Double = 10, _ condition: () async throws -> Bool
 ) async throws {
     let start = SystemWallClock().now()
-    while !(await condition()) {
+    while !(try await condition()) {
         if SystemWallClock().now() - start > timeoutSeconds {
             throw TestFailure("timed out after \(timeoutSeconds) s waiting until \(what)")
         }

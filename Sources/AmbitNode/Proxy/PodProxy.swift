@@ -99,8 +99,7 @@ final class PodProxy: Sendable {
             .childChannelOption(ChannelOptions.autoRead, value: false)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(InputHoldHandler())
-                    handle(channel)
+                    try channel.pipeline.syncOperations.addHandlers([InputHoldHandler(), StartWhenActive(handle)])
                 }
             }
     }

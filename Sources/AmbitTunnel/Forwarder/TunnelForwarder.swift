@@ -54,27 +54,30 @@ public final class TunnelForwarder: Sendable {
             // Nothing is read before the tunnel exists; the glue turns reading on.
             .childChannelOption(ChannelOptions.autoRead, value: false)
             .childChannelInitializer { inbound in
-                do { try inbound.pipeline.syncOperations.addHandler(InputHoldHandler()) } catch {
-                    return inbound.eventLoop.makeFailedFuture(error)
+                inbound.eventLoop.makeCompletedFuture {
+                    try inbound.pipeline.syncOperations.addHandlers([
+                        InputHoldHandler(),
+                        StartWhenActive { inbound in
+                            let head = ConnectHead(
+                                authority: configuration.target, sourceAddress: inbound.remoteAddress?.hostPortText)
+                            client.open(
+                                from: configuration.source, to: configuration.server,
+                                expecting: configuration.serverIdentities, head: head, on: inbound.eventLoop
+                            ).whenComplete { result in
+                                switch result {
+                                case .success(let stream):
+                                    stream.glue(to: inbound).whenComplete { result in
+                                        if case .success(let stats) = result { onClose?(stats) }
+                                    }
+                                case .failure(let error):
+                                    logger.warning(
+                                        "tunnel not established; closing the client connection", metadata: ["error": "\(error)"])
+                                    inbound.close(promise: nil)
+                                }
+                            }
+                        },
+                    ])
                 }
-                let head = ConnectHead(
-                    authority: configuration.target,
-                    sourceAddress: inbound.remoteAddress?.hostPortText)
-                client.open(
-                    from: configuration.source, to: configuration.server, expecting: configuration.serverIdentities,
-                    head: head, on: inbound.eventLoop
-                ).whenComplete { result in
-                    switch result {
-                    case .success(let stream):
-                        stream.glue(to: inbound).whenComplete { result in
-                            if case .success(let stats) = result { onClose?(stats) }
-                        }
-                    case .failure(let error):
-                        logger.warning("tunnel not established; closing the client connection", metadata: ["error": "\(error)"])
-                        inbound.close(promise: nil)
-                    }
-                }
-                return inbound.eventLoop.makeSucceededVoidFuture()
             }
             .bind(to: configuration.listen).get()
         logger.info(

@@ -31,3 +31,34 @@ public final class InputHoldHandler: ChannelInboundHandler, RemovableChannelHand
         return held
     }
 }
+
+/// Calls `body` once the channel is active, then leaves the pipeline.
+///
+/// An accepting bootstrap runs its child initializer before the child is registered, and
+/// the registration can come a few event-loop turns later. Work started from the
+/// initializer (opening a tunnel, dialling) can finish before that, and a glue that finds
+/// its socket inactive takes it for closed. Starting from `channelActive` rules that out.
+public final class StartWhenActive: ChannelInboundHandler, RemovableChannelHandler {
+    public typealias InboundIn = NIOAny
+    private var body: ((Channel) -> Void)?
+
+    public init(_ body: @escaping (Channel) -> Void) {
+        self.body = body
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context) }
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        start(context)
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard let body else { return }
+        self.body = nil
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        body(context.channel)
+    }
+}

@@ -1,0 +1,50 @@
+import AmbitRedirect
+import Foundation
+import NIOCore
+
+/// One running `ambit node`, seen from a test: its access log and its HTTP endpoints.
+public final class NodeDaemonProcess: Sendable {
+    public let node: Topology.Node
+    public let process: TestProcess
+    let context: TopologyContext
+
+    init(node: Topology.Node, process: TestProcess, context: TopologyContext) {
+        self.node = node
+        self.process = process
+        self.context = context
+    }
+
+    /// Access-log lines so far (JSON objects, one per connection).
+    public var accessLog: [String] {
+        process.stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix("{") }
+    }
+
+    /// Lines of the access log containing every one of `fragments`.
+    public func accessLog(containing fragments: String...) -> [String] {
+        accessLog.filter { line in fragments.allSatisfy { line.contains($0) } }
+    }
+
+    /// `GET path` from the daemon's HTTP server on `port` (15020 metrics, 15021 readiness,
+    /// 15000 admin), from inside the node's namespace.
+    public func get(_ path: String, port: Int) async throws -> String {
+        let address = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+        let namespace = try NetworkNamespace(path: node.netnsPath)
+        let fd = try await context.executor.run(in: namespace) { try NamespaceSockets.tcpSocket(for: address, mark: 0) }
+        let connected = try await NonBlockingConnect.connect(fd, to: address, timeout: .seconds(2), on: context.group.next()).get()
+        let socket = try BlockingSocket(adopting: connected, receiveTimeoutSeconds: 5)
+        let response = try await BlockingSocket.run {
+            try socket.send("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            return try socket.readToEnd()
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard let split = text.range(of: "\r\n\r\n") else { throw TestFailure("malformed HTTP response: \(text)") }
+        guard text.hasPrefix("HTTP/1.1 200") else { throw TestFailure("GET \(path): \(text.prefix(200))") }
+        return String(text[split.upperBound...])
+    }
+
+    public func metrics() async throws -> String { try await get("/metrics", port: 15020) }
+
+    /// Stops the daemon with SIGTERM and waits for it to exit.
+    @discardableResult
+    public func stop() async -> ExitStatus { await process.terminate(grace: 10) }
+}
