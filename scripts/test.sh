@@ -37,6 +37,13 @@ if [ $# -eq 0 ]; then
   openssl x509 -in "$tmp/smoke.crt" -noout -ext subjectAltName | grep -q "URI:spiffe://cluster.local/ns/ci/sa/smoke" \
     || die "the issued certificate does not carry the SPIFFE URI SAN"
   openssl verify -CAfile "$tmp/ca/root-cert.pem" "$tmp/smoke.crt" >/dev/null || die "the issued certificate does not chain to the root"
+  # A bad mesh config stops `ambit node` at once, naming the file, document, field and reason.
+  printf 'kind: Workload\nmetadata: {name: a}\nspec: {node: n1, addresses: [10.0.0.300]}\n' >"$tmp/bad.yaml"
+  if "$bin" node --config "$tmp/bad.yaml" --state-dir "$tmp/state" >"$tmp/node.out" 2>&1; then
+    die "ambit node accepted an invalid config"
+  fi
+  grep -q "bad.yaml, document 1 (Workload default/a): spec.addresses\[0\]: '10.0.0.300' is not an IPv4 or IPv6 address" "$tmp/node.out" \
+    || { cat "$tmp/node.out"; die "ambit node's error for a bad config does not name the field"; }
   "$bin" demo tunnel --megabytes 16 | tee "$tmp/demo.txt"
   grep -q "SHA-256 at the destination \[ok\]" "$tmp/demo.txt" || die "the tunnel demo did not move its bytes intact"
   say "CLI smoke test passed"

@@ -2,6 +2,7 @@
 // to a library module and prints what it returns.
 import AmbitCore
 import AmbitIdentity
+import AmbitNode
 import AmbitTunnel
 import ArgumentParser
 import Logging
@@ -45,13 +46,22 @@ func spiffeID(_ text: String, option: String) throws -> SpiffeID {
     do { return try SpiffeID(parsing: text) } catch { throw ValidationError("\(option): \(error.message)") }
 }
 
+/// A failure while running a command (not a usage mistake): printed as one line, without
+/// the usage text ArgumentParser adds to validation errors.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
 /// Errors reach the person as one readable line, not a stack trace.
 func readable<T>(_ body: () async throws -> T) async throws -> T {
     do { return try await body() } catch let error as IdentityError {
-        throw ValidationError(error.message)
+        throw CommandFailure(error.message)
     } catch let error as TunnelError {
-        throw ValidationError(error.message)
+        throw CommandFailure(error.message)
     } catch let error as CoreError {
-        throw ValidationError(error.message)
+        throw CommandFailure(error.message)
+    } catch let error as NodeError {
+        throw CommandFailure(error.message)
     }
 }

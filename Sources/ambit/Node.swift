@@ -42,11 +42,7 @@ struct Node: AsyncParsableCommand {
         configuration.drainSeconds = drainSeconds
         configuration.accessLogFormat = format
         try await readable {
-            do {
-                try await NodeDaemon.runFromFile(configPath: config, configuration: configuration, threads: threads, logger: logger)
-            } catch let error as NodeError {
-                throw ValidationError(error.message)
-            }
+            try await NodeDaemon.runFromFile(configPath: config, configuration: configuration, threads: threads, logger: logger)
         }
     }
 
