@@ -172,6 +172,7 @@ struct NodeMeshTests {
             let client = try await node1.addPod("client", namespace: "ns1", serviceAccount: "client")
             let leaver = try await node1.addPod("leaver", namespace: "ns1", serviceAccount: "leaver")
             let server = try await node2.addPod("server", namespace: "ns1", serviceAccount: "server")
+            let departed = try await node2.addPod("departed", namespace: "ns1", serviceAccount: "departed")
             let sink = try await server.serve(.sink, port: 9090)
             _ = try await server.serve(.echo, port: 8080)
 
@@ -180,7 +181,7 @@ struct NodeMeshTests {
             try mesh.apply()
             _ = try await mesh.startDaemon(on: node1)
             var daemon2 = try await mesh.startDaemon(on: node2)
-            for pod in [client, leaver, server] { try await mesh.waitUntilEnrolled(pod) }
+            for pod in [client, leaver, server, departed] { try await mesh.waitUntilEnrolled(pod) }
             let meshPorts: Set<Int> = [15001, 15006, 15008, 15053]
             #expect(try await leaver.listeningPorts().isSuperset(of: meshPorts))
 
@@ -195,10 +196,13 @@ struct NodeMeshTests {
             #expect(try await leaver.roundTrip(to: server.ip, port: 8080, sending: "bye") == "bye")
 
             // A daemon restart: the pod's rules stay while it is down, then it re-enrols and
-            // traffic resumes.
+            // traffic resumes. A pod deleted while it was down loses its rules.
             await daemon2.stop()
             #expect(try await server.run(["nft", "list", "table", "inet", "ambit"]).succeeded, "rules stay over a restart")
+            mesh.remove(departed)
+            try mesh.apply()
             daemon2 = try await mesh.startDaemon(on: node2)
+            try await mesh.waitUntilNotEnrolled(departed)
             try await waitUntil("traffic resumes after the restart", timeoutSeconds: 15) {
                 ((try? await client.roundTrip(to: server.ip, port: 8080, sending: "again")) ?? "") == "again"
             }

@@ -76,12 +76,14 @@ metadata: {name: api, namespace: shop}
 spec: {selector: {app: api}, addresses: [10.96.0.20], ports: [{port: 80, targetPort: 8080}]}
 YAML
   for node in node1 node2; do
-    qs_ns "$node" "$bin" node --config "$QS_DIR/mesh.yaml" --node "$node" --state-dir "$QS_DIR/state-$node" \
+    # `ip netns exec` execs the daemon, so $! is the daemon's own pid (a shell function
+    # in the background would leave a subshell's pid instead).
+    ip netns exec "$QS_PREFIX-$node" "$bin" node --config "$QS_DIR/mesh.yaml" --node "$node" --state-dir "$QS_DIR/state-$node" \
       >"$QS_DIR/$node.log" 2>"$QS_DIR/$node.err" &
     echo $! >"$QS_DIR/pids/$node"
   done
   # The app: a one-line echo server (any TCP server would do; the mesh does not care).
-  qs_ns api python3 -c '
+  ip netns exec "$QS_PREFIX-api" python3 -c '
 import socket, threading
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 8080)); s.listen(64)
 def serve(c):

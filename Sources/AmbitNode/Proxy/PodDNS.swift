@@ -29,7 +29,7 @@ extension PodProxy {
             try executor.run(in: ns, on: group.any()) { try NamespaceSockets.udpSocket(port: 0, mark: mark) }.wait()
         }
         configuration.tcpSocketFactory = { upstream in
-            try await network.connect(to: upstream, timeout: .seconds(2), on: group.any()).get()
+            try await network.connectedSocket(to: upstream, timeout: .seconds(2), on: group.any()).get()
         }
         let server = try await DNSServer.start(configuration, udpSocket: udp, tcpSocket: tcp, group: context.group, logger: context.logger)
         return { await server.close() }

@@ -14,7 +14,24 @@ struct PodNetwork: Dialer, SocketConnector {
     let mark: UInt32
     var connectTimeout: TimeAmount = .seconds(5)
 
-    func connect(to address: SocketAddress, timeout: TimeAmount, on eventLoop: any EventLoop) -> EventLoopFuture<NIOBSDSocket.Handle> {
+    /// SwiftNIO creates a channel's socket synchronously inside `connect(to:)`, so calling
+    /// it from within the pod's namespace (on this event-loop thread, for the few
+    /// microseconds it takes) puts the socket there; the connect itself completes later,
+    /// from anywhere. The mark is a channel option, set before the connect is issued.
+    func connect(_ bootstrap: ClientBootstrap, to address: SocketAddress, on eventLoop: any EventLoop) -> EventLoopFuture<Channel> {
+        let marked = bootstrap.channelOption(ChannelOptions.socketOption(.init(rawValue: SO_MARK)), value: .init(mark))
+        return eventLoop.flatSubmit {
+            do {
+                return try executor.runHere(in: namespace) { marked.connect(to: address) }
+            } catch {
+                return eventLoop.makeFailedFuture(error)
+            }
+        }
+    }
+
+    /// A connected socket descriptor from inside the pod, for code that adopts descriptors
+    /// itself (the DNS forwarder's rare TCP retry).
+    func connectedSocket(to address: SocketAddress, timeout: TimeAmount, on eventLoop: any EventLoop) -> EventLoopFuture<NIOBSDSocket.Handle> {
         let mark = self.mark
         return executor.run(in: namespace, on: eventLoop) {
             try NamespaceSockets.tcpSocket(for: address, mark: mark)
@@ -23,20 +40,20 @@ struct PodNetwork: Dialer, SocketConnector {
         }
     }
 
-    /// A TCP channel to `address`, ready for glue: autoRead off, half-closure allowed,
-    /// early bytes held.
+    /// A TCP channel to `address` from inside the pod, ready for glue: autoRead off,
+    /// half-closure allowed, early bytes held.
     func dial(_ address: SocketAddress, on eventLoop: any EventLoop) -> EventLoopFuture<Channel> {
-        connect(to: address, timeout: connectTimeout, on: eventLoop).flatMap { fd in
-            ClientBootstrap(group: eventLoop)
-                .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-                .channelOption(ChannelOptions.autoRead, value: false)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(InputHoldHandler())
-                    }
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .channelOption(ChannelOptions.autoRead, value: false)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(InputHoldHandler())
                 }
-                .withConnectedSocket(fd)
-        }
+            }
+        return connect(bootstrap, to: address, on: eventLoop)
     }
 }
 

@@ -41,6 +41,16 @@ public final class NamespaceExecutor: Sendable {
         }
     }
 
+    /// Runs `body` inside `namespace` on the calling thread and comes straight back.
+    ///
+    /// For the connection path, where a hop to another thread costs more than the work:
+    /// creating a socket is two `setns` calls and a `socket`, a few microseconds. `body`
+    /// must be short and must not block; the calling thread is in the pod's namespace
+    /// while it runs.
+    public func runHere<T>(in namespace: NetworkNamespace, _ body: () throws -> T) throws -> T {
+        try Self.inside(namespace, home: home, body)
+    }
+
     public func shutdown() async throws {
         try await pool.shutdownGracefully()
     }

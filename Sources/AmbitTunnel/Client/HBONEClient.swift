@@ -228,8 +228,7 @@ public final class HBONEClient: Sendable {
                 }
             let connecting: EventLoopFuture<Channel>
             if let connector = self.connector {
-                connecting = connector.connect(to: destination, timeout: self.configuration.connectTimeout, on: eventLoop)
-                    .flatMap { bootstrap.withConnectedSocket($0) }
+                connecting = connector.connect(bootstrap, to: destination, on: eventLoop)
             } else {
                 connecting = bootstrap.connect(to: destination)
             }

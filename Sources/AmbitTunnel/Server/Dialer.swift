@@ -37,6 +37,7 @@ public struct TCPDialer: Dialer {
 /// that creates the socket inside the source pod's network namespace, so tunnels leave
 /// from the pod's own address, as its traffic would without the mesh.
 public protocol SocketConnector: Sendable {
-    /// A connected, non-blocking TCP socket to `address`; the caller hands it to SwiftNIO.
-    func connect(to address: SocketAddress, timeout: TimeAmount, on eventLoop: any EventLoop) -> EventLoopFuture<NIOBSDSocket.Handle>
+    /// Connects `bootstrap` (already configured by the caller) to `address`, on the
+    /// bootstrap's event loop; the connector decides where the socket is created.
+    func connect(_ bootstrap: ClientBootstrap, to address: SocketAddress, on eventLoop: any EventLoop) -> EventLoopFuture<Channel>
 }
