@@ -24,6 +24,10 @@ extension PodProxy {
             configuration, group: context.group, tls: context.identity.tls, dialer: network, logger: context.logger,
             onRecord: { [weak self] record in self?.recordInbound(record) },
             onEstablished: { [weak self] request, stream in self?.trackInbound(request, stream: stream) },
+            decideNow: { [weak self] request in
+                guard let self else { return .unavailable(reason: "the pod is leaving the mesh") }
+                return self.decideInbound(request)
+            },
             decide: { [weak self] request in
                 guard let self else { return .unavailable(reason: "the pod is leaving the mesh") }
                 return self.decideInbound(request)

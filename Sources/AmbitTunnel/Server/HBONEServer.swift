@@ -35,6 +35,9 @@ public final class HBONEServer: Sendable {
     }
 
     public typealias Decide = @Sendable (ConnectRequest) async -> ConnectDecision
+    /// A decision that needs no waiting (the node's: a lookup in its snapshot). It runs on
+    /// the stream's event loop, saving the hop to a task and back on every connection.
+    public typealias DecideNow = @Sendable (ConnectRequest) -> ConnectDecision
     /// Called on the stream's event loop when a tunnel is established, with the stream
     /// channel: closing it ends the tunnel (how a policy change cuts a connection).
     public typealias Established = @Sendable (ConnectRequest, Channel) -> Void
@@ -59,6 +62,7 @@ public final class HBONEServer: Sendable {
         logger: Logger = Logger(label: "ambit.hbone.server"),
         onRecord: (@Sendable (StreamRecord) -> Void)? = nil,
         onEstablished: Established? = nil,
+        decideNow: DecideNow? = nil,
         decide: @escaping Decide
     ) async throws -> HBONEServer {
         // Fetch the certificate now: a server that cannot prove its identity should fail
@@ -81,7 +85,8 @@ public final class HBONEServer: Sendable {
                 return contextFuture.flatMapThrowing { sslContext in
                     try configureConnection(
                         channel, sslContext: sslContext, tls: tls, settings: settings, handshakeTimeout: handshakeTimeout,
-                        dialer: dialer, logger: logger, onRecord: onRecord, onEstablished: onEstablished, decide: decide)
+                        dialer: dialer, logger: logger, onRecord: onRecord, onEstablished: onEstablished, decideNow: decideNow,
+                        decide: decide)
                 }.flatMapErrorThrowing { error in
                     logger.error(
                         "cannot serve HBONE connection: no certificate for \(identity)", metadata: ["error": "\(error)"])
@@ -101,7 +106,8 @@ public final class HBONEServer: Sendable {
     private static func configureConnection(
         _ channel: Channel, sslContext: NIOSSLContext, tls: TLSContextFactory, settings: HBONESettings,
         handshakeTimeout: TimeAmount, dialer: any Dialer, logger: Logger,
-        onRecord: (@Sendable (StreamRecord) -> Void)?, onEstablished: Established?, decide: @escaping Decide
+        onRecord: (@Sendable (StreamRecord) -> Void)?, onEstablished: Established?, decideNow: DecideNow?,
+        decide: @escaping Decide
     ) throws {
         let (sslHandler, peer) = tls.makeServerHandler(context: sslContext)
         let sync = channel.pipeline.syncOperations
@@ -121,7 +127,7 @@ public final class HBONEServer: Sendable {
                 try stream.pipeline.syncOperations.addHandler(
                     HBONEServerStreamHandler(
                         peer: identity, peerAddress: remote, decide: decide, dialer: dialer, logger: logger,
-                        onRecord: onRecord, onEstablished: onEstablished))
+                        onRecord: onRecord, onEstablished: onEstablished, decideNow: decideNow))
             }
         }
         try sync.addHandler(ConnectionErrorHandler(peer: peer, logger: logger))

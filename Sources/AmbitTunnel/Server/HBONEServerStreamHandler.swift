@@ -16,6 +16,7 @@ final class HBONEServerStreamHandler: ChannelInboundHandler, RemovableChannelHan
     private let logger: Logger
     private let onRecord: (@Sendable (StreamRecord) -> Void)?
     private let onEstablished: HBONEServer.Established?
+    private let decideNow: HBONEServer.DecideNow?
     private let startedAt: NIODeadline
     private var request: ConnectRequest?
     private var context: ChannelHandlerContext?
@@ -25,7 +26,7 @@ final class HBONEServerStreamHandler: ChannelInboundHandler, RemovableChannelHan
     init(
         peer: SpiffeID, peerAddress: SocketAddress?, decide: @escaping @Sendable (ConnectRequest) async -> ConnectDecision,
         dialer: any Dialer, logger: Logger, onRecord: (@Sendable (StreamRecord) -> Void)?,
-        onEstablished: HBONEServer.Established? = nil
+        onEstablished: HBONEServer.Established? = nil, decideNow: HBONEServer.DecideNow? = nil
     ) {
         self.machine = ServerStreamStateMachine(peer: peer, peerAddress: peerAddress)
         self.decide = decide
@@ -33,6 +34,7 @@ final class HBONEServerStreamHandler: ChannelInboundHandler, RemovableChannelHan
         self.logger = logger
         self.onRecord = onRecord
         self.onEstablished = onEstablished
+        self.decideNow = decideNow
         self.startedAt = .now()
     }
 
@@ -68,6 +70,10 @@ final class HBONEServerStreamHandler: ChannelInboundHandler, RemovableChannelHan
             request = box.request
             // Hold further DATA in the stream (and so in the peer's window) while we decide.
             context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+            if let decideNow {
+                perform(machine.decided(decideNow(box.request)), context: context)
+                return
+            }
             let loop = context.eventLoop
             let decide = self.decide
             let request = box.request
