@@ -42,7 +42,8 @@ public struct FieldReader {
     public mutating func int(_ key: String, range: ClosedRange<Int>) throws(ResourceError) -> Int? {
         guard let v = value(key) else { return nil }
         guard case .number(let text) = v, let n = Int(text) else {
-            throw ResourceError(path: at(key), reason: "must be a whole number, got \(v.typeName)")
+            let got = if case .number(let text) = v { text } else { v.typeName }
+            throw ResourceError(path: at(key), reason: "must be a whole number, got \(got)")
         }
         guard range.contains(n) else {
             throw ResourceError(path: at(key), reason: "must be from \(range.lowerBound) to \(range.upperBound), got \(n)")

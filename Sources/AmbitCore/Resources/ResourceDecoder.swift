@@ -31,7 +31,11 @@ public enum ResourceDecoder {
             throw ResourceError(path: "kind", reason: "unknown kind '\(kind)'; known kinds: \(kinds.joined(separator: ", "))")
         }
         let clusterScoped = kind == "Namespace" || kind == "MeshConfig"
-        let metadata = try decodeMetadata(&top, clusterScoped: clusterScoped, kind: kind)
+        let metadata: ObjectMeta
+        do { metadata = try decodeMetadata(&top, clusterScoped: clusterScoped, kind: kind) } catch var error {
+            error.resource = kind  // the name may be what is wrong; the kind still helps find the document
+            throw error
+        }
         let name = "\(kind) \(metadata.key)"
         do {
             let resource: Resource

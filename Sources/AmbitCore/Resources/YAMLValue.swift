@@ -42,9 +42,19 @@ public enum ConfigParser {
     public static let maximumValues = 100_000
 
     public static func documents(_ text: String, file: String) throws(ResourceError) -> [ConfigValue] {
-        let nodes: [Node]
+        var nodes: [Node] = []
         do {
-            nodes = Array(try Yams.compose_all(yaml: text))
+            // Iterated by hand: the sequence ends quietly at a syntax error and keeps the
+            // error aside, so `Array(...)` would drop the rest of the file without a word.
+            var sequence = try Yams.compose_all(yaml: text)
+            while let node = sequence.next() { nodes.append(node) }
+            if let error = sequence.error { throw error }
+        } catch YamlError.duplicatedKeysInMapping(let keys, let context) {
+            // Yams' own message quotes the whole file; say which key and where instead.
+            let names = keys.map { "'\($0)'" }.joined(separator: ", ")
+            throw ResourceError(
+                file: file, path: "",
+                reason: "line \(context.mark.line), column \(context.mark.column): the key \(names) appears twice in one map")
         } catch {
             throw ResourceError(file: file, path: "", reason: "not valid YAML or JSON: \(error)")
         }
