@@ -182,7 +182,7 @@ struct NodeMeshTests {
             mesh.label(namespace: "ns1", MeshLabels.dataplaneMode, MeshLabels.ambient)
             try mesh.apply()
             _ = try await mesh.startDaemon(on: node1)
-            var daemon2 = try await mesh.startDaemon(on: node2)
+            var daemon2 = try await mesh.startDaemon(on: node2, drainSeconds: 3)
             for pod in [client, leaver, server, departed] { try await mesh.waitUntilEnrolled(pod) }
             let meshPorts: Set<Int> = [15001, 15006, 15008, 15053]
             #expect(try await leaver.listeningPorts().isSuperset(of: meshPorts))
@@ -197,13 +197,26 @@ struct NodeMeshTests {
             // It still reaches the server, as a plaintext client now.
             #expect(try await leaver.roundTrip(to: server.ip, port: 8080, sending: "bye") == "bye")
 
+            // SIGTERM drains: an open connection keeps working for the drain time while new
+            // ones are no longer taken, then it is closed and the daemon exits.
+            let held = try await client.connect(to: server.ip, port: 8080)
+            #expect(try await Self.echo("one", over: held) == "one")
+            daemon2.process.signal(SIGTERM)
+            try await Task.sleep(nanoseconds: 500_000_000)
+            #expect(daemon2.process.isRunning, "the daemon should still be draining")
+            #expect(try await Self.echo("two", over: held) == "two", "an open connection must survive the start of a drain")
+            #expect(((try? await client.roundTrip(to: server.ip, port: 8080, sending: "new")) ?? "") != "new",
+                    "a draining daemon must not take new connections")
+            _ = try await daemon2.process.waitForExit(timeout: 10)
+            let rest = try await BlockingSocket.run { (try? held.readToEnd()) ?? [] }
+            #expect(rest.isEmpty, "the drained connection is closed when the daemon exits")
+
             // A daemon restart: the pod's rules stay while it is down, then it re-enrols and
             // traffic resumes. A pod deleted while it was down loses its rules.
-            await daemon2.stop()
             #expect(try await server.run(["nft", "list", "table", "inet", "ambit"]).succeeded, "rules stay over a restart")
             mesh.remove(departed)
             try mesh.apply()
-            daemon2 = try await mesh.startDaemon(on: node2)
+            daemon2 = try await mesh.startDaemon(on: node2, drainSeconds: 3)
             try await mesh.waitUntilNotEnrolled(departed)
             try await waitUntil("traffic resumes after the restart", timeoutSeconds: 15) {
                 ((try? await client.roundTrip(to: server.ip, port: 8080, sending: "again")) ?? "") == "again"
@@ -234,6 +247,14 @@ struct NodeMeshTests {
             let bad = results.filter { $0.0 != $0.1 }
             #expect(bad.isEmpty, "\(bad.count) of \(count) connections were damaged, e.g. \(bad.first.map { "\($0)" } ?? "")")
             #expect(sink.sinkResults.count >= count)
+        }
+    }
+
+    /// Sends `text` on an open connection and reads the echo back.
+    static func echo(_ text: String, over socket: BlockingSocket) async throws -> String {
+        try await BlockingSocket.run {
+            try socket.send(text)
+            return String(decoding: try socket.read(exactly: text.utf8.count), as: UTF8.self)
         }
     }
 }

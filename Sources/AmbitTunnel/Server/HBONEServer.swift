@@ -1,6 +1,7 @@
 import AmbitCore
 import AmbitIdentity
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP2
 import NIOPosix
@@ -43,10 +44,13 @@ public final class HBONEServer: Sendable {
     public typealias Established = @Sendable (ConnectRequest, Channel) -> Void
 
     private let channel: Channel
+    /// Open HBONE connections, so a draining server can tell each to stop opening streams.
+    private let connections: ConnectionRegistry
     public let configuration: Configuration
 
-    private init(channel: Channel, configuration: Configuration) {
+    private init(channel: Channel, configuration: Configuration, connections: ConnectionRegistry) {
         self.channel = channel
+        self.connections = connections
         self.configuration = configuration
         self.localAddress = channel.localAddress!
     }
@@ -71,11 +75,13 @@ public final class HBONEServer: Sendable {
         let identity = configuration.identity
         let settings = configuration.settings
         let handshakeTimeout = configuration.handshakeTimeout
+        let connections = ConnectionRegistry()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
+                connections.add(channel)
                 let contextFuture: EventLoopFuture<NIOSSLContext>
                 if let cached = tls.cachedServerContext(for: identity) {
                     contextFuture = channel.eventLoop.makeSucceededFuture(cached)
@@ -100,7 +106,7 @@ public final class HBONEServer: Sendable {
             channel = try await bootstrap.bind(to: configuration.address).get()
         }
         logger.info("HBONE server listening", metadata: ["address": "\(channel.localAddress!.hostPortText)", "identity": "\(identity)"])
-        return HBONEServer(channel: channel, configuration: configuration)
+        return HBONEServer(channel: channel, configuration: configuration, connections: connections)
     }
 
     private static func configureConnection(
@@ -134,7 +140,11 @@ public final class HBONEServer: Sendable {
     }
 
     /// Stops accepting. Open tunnels are not touched; the caller drains them.
+    ///
+    /// Open connections are sent GOAWAY: their streams carry on, but clients open new
+    /// ones elsewhere, so a drain really empties this server.
     public func close() async throws {
+        defer { connections.goAwayAll() }
         try await channel.close()
     }
 }
@@ -161,5 +171,24 @@ final class ConnectionErrorHandler: ChannelInboundHandler {
             logger.info("closing HBONE connection", metadata: metadata)
         }
         context.close(promise: nil)
+    }
+}
+
+/// The server's open connections; each leaves when it closes.
+final class ConnectionRegistry: Sendable {
+    private let channels = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
+
+    func add(_ channel: Channel) {
+        let id = ObjectIdentifier(channel)
+        channels.withLockedValue { $0[id] = channel }
+        channel.closeFuture.whenComplete { [channels] _ in channels.withLockedValue { _ = $0.removeValue(forKey: id) } }
+    }
+
+    /// GOAWAY with the highest stream ID: streams already open finish, new ones are refused.
+    func goAwayAll() {
+        for channel in channels.withLockedValue({ Array($0.values) }) {
+            let frame = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil))
+            channel.writeAndFlush(frame, promise: nil)
+        }
     }
 }
