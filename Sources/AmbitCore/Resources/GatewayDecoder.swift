@@ -13,7 +13,7 @@ enum GatewayDecoder {
         }
         var listeners: [Gateway.Listener] = []
         var names: Set<String> = []
-        var ports: [Int: Gateway.ListenerProtocol] = [:]
+        var ports: [Int: (name: String, protocol: Gateway.ListenerProtocol)] = [:]
         for var l in try spec.list("listeners") {
             let name = try l.requiredString("name")
             try ResourceDecoder.checkName(name, path: l.at("name"))
@@ -23,10 +23,10 @@ enum GatewayDecoder {
             let proto = try FieldReader.oneOf(protoText, Gateway.ListenerProtocol.self, path: l.at("protocol"))
             // Two listeners may share a port only if they speak the same protocol and are
             // told apart by hostname; different protocols on one port cannot be served.
-            if let other = ports[port], other != proto {
-                throw ResourceError(path: l.at("port"), reason: "port \(port) is already used by a \(other.rawValue) listener")
+            if let other = ports[port], other.protocol != proto {
+                throw ResourceError(path: l.at("port"), reason: "port \(port) is already used by listener '\(other.name)' (\(other.protocol.rawValue))")
             }
-            ports[port] = proto
+            ports[port] = (name, proto)
             let hostname = try l.string("hostname")
             if let hostname { try RouteDecoder.hostname(hostname, path: l.at("hostname"), wildcard: true) }
             var allowed = Gateway.RouteNamespaces.same

@@ -189,7 +189,8 @@ public struct MeshSnapshot: Sendable {
     }
 
     /// HTTPRoutes with a parentRef to this Service (Istio ambient's way of attaching a route
-    /// to a service's waypoint), oldest-first order being unknown here: by `namespace/name`.
+    /// to a service's waypoint), by `namespace/name`: the tie-break Gateway API uses after
+    /// creation time, which a snapshot does not know.
     public func httpRoutes(attachedTo service: Service) -> [HTTPRoute] {
         httpRoutes.filter { $0.parentRefs.contains { Self.refers($0, to: service) } }.sorted { $0.metadata.key < $1.metadata.key }
     }
