@@ -21,8 +21,11 @@ public enum ConfigDuration {
             rest = rest.dropFirst(unit.count)
             seconds += value * scale
         }
-        // Whole milliseconds: nothing downstream is finer, and it keeps values exact.
-        return .milliseconds(Int64((seconds * 1000).rounded()))
+        // Whole milliseconds: nothing downstream is finer, and it keeps values exact. Past
+        // a few centuries a value is a typo, and converting it would trap, so it is refused.
+        let ms = (seconds * 1000).rounded()
+        guard ms < 1e13 else { return nil }
+        return .milliseconds(Int64(ms))
     }
 
     /// `1m30s`, `500ms`, `0s`: the shortest spelling `parse` reads back to the same value.
