@@ -55,7 +55,7 @@ struct ResourceDecoderTests {
     @Test("a multi-document YAML file decodes into one resource of each kind, in order")
     func multiDocumentYAML() throws {
         let resources = try ResourceDecoder.decodeFile(Self.mesh, file: "mesh.yaml")
-        #expect(resources.map(\.kind) == ResourceDecoder.kinds.rotatedToMeshConfigFirst)
+        #expect(resources.map(\.kind) == Array(ResourceDecoder.kinds.prefix(6)).rotatedToMeshConfigFirst)
 
         guard case .meshConfig(let config) = resources[0], case .namespace(let ns) = resources[1],
             case .workload(let web) = resources[2], case .service(let svc) = resources[3],
@@ -161,7 +161,7 @@ struct ResourceDecoderTests {
 
     static let badDocuments: [Bad] = [
         Bad("unknown kind", "kind: Pod\nmetadata: {name: a}",
-            "mesh.yaml, document 1: kind: unknown kind 'Pod'; known kinds: Namespace, Workload, Service, AuthorizationPolicy, PeerAuthentication, MeshConfig"),
+            "mesh.yaml, document 1: kind: unknown kind 'Pod'; known kinds: Namespace, Workload, Service, AuthorizationPolicy, PeerAuthentication, MeshConfig, Gateway, HTTPRoute, GRPCRoute, DestinationRule"),
         Bad("kind missing", "metadata: {name: a}", "mesh.yaml, document 1: kind: is required"),
         Bad("metadata missing", "kind: Namespace", "mesh.yaml, document 1 (Namespace): metadata: is required"),
         Bad("metadata.name missing", "kind: Namespace\nmetadata: {labels: {a: b}}",

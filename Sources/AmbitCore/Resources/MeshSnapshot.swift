@@ -7,7 +7,14 @@ public struct MeshSnapshot: Sendable {
     public let services: [Service]
     public let authorizationPolicies: [AuthorizationPolicy]
     public let peerAuthentications: [PeerAuthentication]
+    public let gateways: [Gateway]
+    public let httpRoutes: [HTTPRoute]
+    public let grpcRoutes: [GRPCRoute]
+    public let destinationRules: [DestinationRule]
 
+    /// By `namespace/name`.
+    private let serviceByKey: [String: Service]
+    private let gatewayByKey: [String: Gateway]
     private let workloadByAddress: [IPAddress: Workload]
     private let serviceByAddress: [IPAddress: Service]
 
@@ -21,6 +28,10 @@ public struct MeshSnapshot: Sendable {
         var services: [Service] = []
         var policies: [AuthorizationPolicy] = []
         var peers: [PeerAuthentication] = []
+        var gateways: [Gateway] = []
+        var httpRoutes: [HTTPRoute] = []
+        var grpcRoutes: [GRPCRoute] = []
+        var destinationRules: [DestinationRule] = []
         var seen: Set<String> = []
         func unique(_ kind: String, _ key: String) throws(ResourceError) {
             guard seen.insert("\(kind) \(key)").inserted else {
@@ -47,6 +58,18 @@ public struct MeshSnapshot: Sendable {
             case .peerAuthentication(let p):
                 try unique("PeerAuthentication", p.metadata.key)
                 peers.append(p)
+            case .gateway(let g):
+                try unique("Gateway", g.metadata.key)
+                gateways.append(g)
+            case .httpRoute(let r):
+                try unique("HTTPRoute", r.metadata.key)
+                httpRoutes.append(r)
+            case .grpcRoute(let r):
+                try unique("GRPCRoute", r.metadata.key)
+                grpcRoutes.append(r)
+            case .destinationRule(let d):
+                try unique("DestinationRule", d.metadata.key)
+                destinationRules.append(d)
             }
         }
         var byAddress: [IPAddress: Workload] = [:]
@@ -75,6 +98,12 @@ public struct MeshSnapshot: Sendable {
         self.services = services
         self.authorizationPolicies = policies
         self.peerAuthentications = peers
+        self.gateways = gateways
+        self.httpRoutes = httpRoutes
+        self.grpcRoutes = grpcRoutes
+        self.destinationRules = destinationRules
+        self.serviceByKey = Dictionary(services.map { ($0.metadata.key, $0) }, uniquingKeysWith: { a, _ in a })
+        self.gatewayByKey = Dictionary(gateways.map { ($0.metadata.key, $0) }, uniquingKeysWith: { a, _ in a })
         self.workloadByAddress = byAddress
         self.serviceByAddress = serviceByAddress
     }
@@ -146,5 +175,69 @@ public struct MeshSnapshot: Sendable {
     /// Every mesh service hostname with its VIPs, for DNS.
     public func serviceHostnames() -> [(hostname: String, addresses: [IPAddress])] {
         services.filter { !$0.addresses.isEmpty }.map { ($0.hostname(clusterDomain: mesh.clusterDomain), $0.addresses) }
+    }
+
+    // MARK: - L7
+
+    public func service(namespace: String, name: String) -> Service? { serviceByKey["\(namespace)/\(name)"] }
+    public func gateway(namespace: String, name: String) -> Gateway? { gatewayByKey["\(namespace)/\(name)"] }
+
+    /// The waypoint Gateway a service's traffic goes through, if it names one that exists.
+    /// Like Istio's `use-waypoint`, the label names a Gateway in the service's namespace.
+    public func waypoint(for service: Service) -> Gateway? {
+        waypointName(for: service).flatMap { gateway(namespace: service.metadata.namespace, name: $0) }
+    }
+
+    /// HTTPRoutes with a parentRef to this Service (Istio ambient's way of attaching a route
+    /// to a service's waypoint), by `namespace/name`: the tie-break Gateway API uses after
+    /// creation time, which a snapshot does not know.
+    public func httpRoutes(attachedTo service: Service) -> [HTTPRoute] {
+        httpRoutes.filter { $0.parentRefs.contains { Self.refers($0, to: service) } }.sorted { $0.metadata.key < $1.metadata.key }
+    }
+
+    public func grpcRoutes(attachedTo service: Service) -> [GRPCRoute] {
+        grpcRoutes.filter { $0.parentRefs.contains { Self.refers($0, to: service) } }.sorted { $0.metadata.key < $1.metadata.key }
+    }
+
+    /// HTTPRoutes with a parentRef to this Gateway.
+    public func httpRoutes(attachedTo gateway: Gateway) -> [HTTPRoute] {
+        httpRoutes.filter { $0.parentRefs.contains { Self.refers($0, to: gateway) } }.sorted { $0.metadata.key < $1.metadata.key }
+    }
+
+    public func grpcRoutes(attachedTo gateway: Gateway) -> [GRPCRoute] {
+        grpcRoutes.filter { $0.parentRefs.contains { Self.refers($0, to: gateway) } }.sorted { $0.metadata.key < $1.metadata.key }
+    }
+
+    private static func refers(_ ref: ParentReference, to service: Service) -> Bool {
+        ref.kind == .service && ref.name == service.metadata.name && ref.namespace == service.metadata.namespace
+    }
+
+    private static func refers(_ ref: ParentReference, to gateway: Gateway) -> Bool {
+        ref.kind == .gateway && ref.name == gateway.metadata.name && ref.namespace == gateway.metadata.namespace
+    }
+
+    /// Whether a DestinationRule's host names this service: exactly, or through a `*.`
+    /// wildcard (`*` alone matches every service).
+    public func destinationRule(_ rule: DestinationRule, matches service: Service) -> Bool {
+        let host = rule.fullyQualifiedHost(clusterDomain: mesh.clusterDomain)
+        let name = service.hostname(clusterDomain: mesh.clusterDomain)
+        return host == "*" || host == name || (host.hasPrefix("*.") && name.hasSuffix(host.dropFirst()))
+    }
+
+    /// The DestinationRule that applies to a service, as Istio picks it: an exact host beats
+    /// a wildcard, a rule in the service's own namespace beats one elsewhere, then by name.
+    public func destinationRule(for service: Service) -> DestinationRule? {
+        destinationRules.filter { destinationRule($0, matches: service) }.min { a, b in
+            func rank(_ r: DestinationRule) -> (Int, Int, String) {
+                (r.fullyQualifiedHost(clusterDomain: mesh.clusterDomain).hasPrefix("*") ? 1 : 0,
+                 r.metadata.namespace == service.metadata.namespace ? 0 : 1, r.metadata.key)
+            }
+            return rank(a) < rank(b)
+        }
+    }
+
+    /// The services a DestinationRule's host names.
+    public func services(matching rule: DestinationRule) -> [Service] {
+        services.filter { destinationRule(rule, matches: $0) }
     }
 }

@@ -5,7 +5,10 @@
 /// problem is reported with its file, document, field path and reason; a caller applying a
 /// batch keeps what it had when any document fails.
 public enum ResourceDecoder {
-    public static let kinds = ["Namespace", "Workload", "Service", "AuthorizationPolicy", "PeerAuthentication", "MeshConfig"]
+    public static let kinds = [
+        "Namespace", "Workload", "Service", "AuthorizationPolicy", "PeerAuthentication", "MeshConfig",
+        "Gateway", "HTTPRoute", "GRPCRoute", "DestinationRule",
+    ]
 
     /// Parses and validates a whole file (YAML or JSON, one or more documents).
     public static func decodeFile(_ text: String, file: String) throws(ResourceError) -> [Resource] {
@@ -50,6 +53,14 @@ public enum ResourceDecoder {
                 resource = .authorizationPolicy(try PolicyDecoder.authorizationPolicy(&top, metadata))
             case "PeerAuthentication":
                 resource = .peerAuthentication(try PolicyDecoder.peerAuthentication(&top, metadata))
+            case "Gateway":
+                resource = .gateway(try GatewayDecoder.gateway(&top, metadata))
+            case "HTTPRoute":
+                resource = .httpRoute(try HTTPRouteDecoder.decode(&top, metadata))
+            case "GRPCRoute":
+                resource = .grpcRoute(try GRPCRouteDecoder.decode(&top, metadata))
+            case "DestinationRule":
+                resource = .destinationRule(try DestinationRuleDecoder.decode(&top, metadata))
             default:
                 resource = .meshConfig(try decodeMeshConfig(&top))
             }

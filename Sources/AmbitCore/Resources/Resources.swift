@@ -139,6 +139,10 @@ public enum Resource: Hashable, Sendable {
     case authorizationPolicy(AuthorizationPolicy)
     case peerAuthentication(PeerAuthentication)
     case meshConfig(MeshConfig)
+    case gateway(Gateway)
+    case httpRoute(HTTPRoute)
+    case grpcRoute(GRPCRoute)
+    case destinationRule(DestinationRule)
 
     public var kind: String {
         switch self {
@@ -148,6 +152,26 @@ public enum Resource: Hashable, Sendable {
         case .authorizationPolicy: "AuthorizationPolicy"
         case .peerAuthentication: "PeerAuthentication"
         case .meshConfig: "MeshConfig"
+        case .gateway: "Gateway"
+        case .httpRoute: "HTTPRoute"
+        case .grpcRoute: "GRPCRoute"
+        case .destinationRule: "DestinationRule"
+        }
+    }
+
+    /// nil for MeshConfig, which has no name that matters.
+    public var metadata: ObjectMeta? {
+        switch self {
+        case .namespace(let r): r.metadata
+        case .workload(let r): r.metadata
+        case .service(let r): r.metadata
+        case .authorizationPolicy(let r): r.metadata
+        case .peerAuthentication(let r): r.metadata
+        case .meshConfig: nil
+        case .gateway(let r): r.metadata
+        case .httpRoute(let r): r.metadata
+        case .grpcRoute(let r): r.metadata
+        case .destinationRule(let r): r.metadata
         }
     }
 }
