@@ -156,6 +156,35 @@ import Testing
             + "This is not the torn last write a crash leaves (that is repaired on start); restore the data directory from a backup, or move it aside to start empty.")
     }
 
+    /// A crash during compaction leaves the new snapshot next to the old log, with or
+    /// without the new (empty) log. Either way nothing is lost and the leftovers go.
+    @Test(arguments: [true, false])
+    func aCrashDuringCompactionLosesNothing(newLogWasCreated: Bool) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let full = try fiveBatches(dir.store)
+        let oldLog = try Data(contentsOf: URL(fileURLWithPath: dir.store + "/wal-1.log"))
+        var store = try FileStore(directory: dir.store)
+        try store.compact()
+        store.close()
+        try oldLog.write(to: URL(fileURLWithPath: dir.store + "/wal-1.log"))
+        if !newLogWasCreated { try FileManager.default.removeItem(atPath: dir.store + "/wal-6.log") }
+
+        store = try FileStore(directory: dir.store)
+        #expect(store.snapshot() == full)
+        #expect(store.recovery.snapshotRevision == 5)
+        #expect(store.recovery.replayedBatches == 0)
+        // The old log is deleted once a newer one takes over; otherwise it stays in use.
+        #expect(files(in: dir.store) == (newLogWasCreated ? ["lock", "snapshot-5.json", "wal-6.log"] : ["lock", "snapshot-5.json", "wal-1.log"]))
+        try store.apply([.put(workload("w6"))])
+        let after = store.snapshot()
+        store.close()
+        store = try FileStore(directory: dir.store)
+        defer { store.close() }
+        #expect(store.snapshot() == after)
+        #expect(store.recovery.replayedBatches == 1)
+    }
+
     @Test func leftoverTemporaryFilesAreIgnored() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

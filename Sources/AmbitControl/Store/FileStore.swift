@@ -191,7 +191,10 @@ public final class FileStore: ResourceStore {
         POSIX.close(w.log.fd)
         w.log = next
         w.nextCompactionAt = options.compactionThreshold
-        try FileStoreRecovery.removeObsolete(directory, snapshotRevision: state.revision)
+        // Every older log holds only records up to the snapshot's revision.
+        let older = FileStoreRecovery.numbered(try POSIX.listDirectory(directory), prefix: "wal-", suffix: ".log")
+            .filter { $0.0 < next.start }.map(\.1)
+        try FileStoreRecovery.removeObsolete(directory, snapshotRevision: state.revision, logs: older)
     }
 
     // MARK: - Lock

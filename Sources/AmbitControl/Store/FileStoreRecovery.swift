@@ -51,6 +51,7 @@ enum FileStoreRecovery {
         var previous: UInt64?  // the revision of the last record read, replayed or skipped
         var activeSize = LogFormat.headerSize
         var lastInLastLog: UInt64?  // the revision of the last record in the last log
+        var lastRecord: [String: UInt64] = [:]  // per log: the revision of its last record
         for (index, (start, name)) in logs.enumerated() {
             let path = "\(directory)/\(name)"
             let isLast = index == logs.count - 1
@@ -88,6 +89,7 @@ enum FileStoreRecovery {
                 }
                 previous = batch.revision
                 if isLast { lastInLastLog = batch.revision }
+                lastRecord[name] = batch.revision
                 if batch.revision > base {
                     do throws(StoreError) { state.apply(try state.plan(batch.writes)) } catch {
                         throw StoreError.corrupt(path, offset: offset, "the record cannot be replayed: \(error.message)")
@@ -116,7 +118,12 @@ enum FileStoreRecovery {
         } else {
             log = try createLog(directory, start: state.revision + 1)
         }
-        if recovery.snapshotRevision > 0 { try removeObsolete(directory, snapshotRevision: recovery.snapshotRevision) }
+        // Logs the snapshot covers (every record at or below it), other than the one in use.
+        if recovery.snapshotRevision > 0 {
+            let active = "wal-\(log.start).log"
+            let covered = logs.map(\.1).filter { $0 != active && (lastRecord[$0] ?? 0) <= base }
+            try removeObsolete(directory, snapshotRevision: recovery.snapshotRevision, logs: covered)
+        }
         return Result(state: state, log: log, recovery: recovery)
     }
 
@@ -134,30 +141,36 @@ enum FileStoreRecovery {
         try POSIX.syncData(fd, path: path)
     }
 
-    /// Creates `wal-<start>.log` holding just the header, complete or not at all (written
-    /// under a temporary name and renamed), so a log file always has its header.
+    /// Creates `wal-<start>.log` holding just the header, complete or not at all: written
+    /// and synced under a temporary name, then renamed, so a log file always has its
+    /// header. The descriptor is kept across the rename, and on any failure the file is
+    /// removed again, so no empty log is left that claims revisions the store never wrote
+    /// into it.
     static func createLog(_ directory: String, start: UInt64) throws(StoreError) -> FileStore.ActiveLog {
         let path = "\(directory)/wal-\(start).log"
-        try POSIX.writeAtomically(LogFormat.magic, to: path, directory: directory)
-        return FileStore.ActiveLog(fd: try POSIX.open(path, O_WRONLY), path: path, start: start, size: LogFormat.headerSize)
+        let temporary = path + ".tmp"
+        let fd = try POSIX.open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
+        do throws(StoreError) {
+            try POSIX.write(fd, LogFormat.magic, at: 0, path: temporary)
+            try POSIX.syncData(fd, path: temporary)
+            try POSIX.rename(temporary, path)
+            try POSIX.syncDirectory(directory)
+        } catch {
+            POSIX.close(fd)
+            try? POSIX.remove(temporary)
+            try? POSIX.remove(path)
+            throw error
+        }
+        return FileStore.ActiveLog(fd: fd, path: path, start: start, size: LogFormat.headerSize)
     }
 
-    /// Deletes what the snapshot at `snapshotRevision` makes unnecessary: older snapshots,
-    /// and every log whose records it covers (a log is covered when the next log starts at
-    /// or before the revision after the snapshot). The newest log is never deleted.
-    static func removeObsolete(_ directory: String, snapshotRevision: UInt64) throws(StoreError) {
-        let names = try POSIX.listDirectory(directory)
-        let logs = numbered(names, prefix: "wal-", suffix: ".log")
-        var removed = false
-        for (i, (_, name)) in logs.enumerated().dropLast() where logs[i + 1].0 <= snapshotRevision + 1 {
-            try POSIX.remove("\(directory)/\(name)")
-            removed = true
-        }
-        for (revision, name) in numbered(names, prefix: "snapshot-", suffix: ".json") where revision < snapshotRevision {
-            try POSIX.remove("\(directory)/\(name)")
-            removed = true
-        }
-        if removed { try POSIX.syncDirectory(directory) }
+    /// Deletes what a snapshot at `snapshotRevision` makes unnecessary: older snapshots,
+    /// and the named logs, which the caller knows hold no record after it.
+    static func removeObsolete(_ directory: String, snapshotRevision: UInt64, logs: [String]) throws(StoreError) {
+        let snapshots = numbered(try POSIX.listDirectory(directory), prefix: "snapshot-", suffix: ".json")
+            .filter { $0.0 < snapshotRevision }.map(\.1)
+        for name in logs + snapshots { try POSIX.remove("\(directory)/\(name)") }
+        if !(logs + snapshots).isEmpty { try POSIX.syncDirectory(directory) }
     }
 
     /// `prefix<n>suffix` files, sorted by n.
