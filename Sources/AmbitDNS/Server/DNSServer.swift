@@ -125,11 +125,21 @@ public final class DNSServer: Sendable {
         logger: Logger = Logger(label: "ambit.dns")
     ) async throws -> DNSServer {
         let (engine, udpBootstrap, tcpBootstrap) = prepare(configuration, group: group, logger: logger)
-        let udp = try await udpBootstrap.bind(host: host, port: port).get()
-        let tcp = try await closing(udp) {
-            try await tcpBootstrap.bind(host: host, port: udp.localAddress?.port ?? port).get()
+        // With port 0 the kernel picks a UDP port that may already be taken for TCP; try a
+        // few picks before giving up.
+        var attempt = 0
+        while true {
+            attempt += 1
+            let udp = try await udpBootstrap.bind(host: host, port: port).get()
+            do {
+                let tcp = try await closing(udp) {
+                    try await tcpBootstrap.bind(host: host, port: udp.localAddress?.port ?? port).get()
+                }
+                return started(udp: udp, tcp: tcp, engine: engine, configuration: configuration, logger: logger)
+            } catch {
+                if port != 0 || attempt >= 5 { throw error }
+            }
         }
-        return started(udp: udp, tcp: tcp, engine: engine, configuration: configuration, logger: logger)
     }
 
     /// Runs `body`; if it throws, closes `udp` first, so a half-started server never lingers.
