@@ -1,0 +1,66 @@
+import AmbitCore
+
+/// The `type_url`s of pushed resources: `type.ambit.dev/<Kind>`.
+public enum ResourceTypes {
+    public static let prefix = "type.ambit.dev/"
+
+    public static let namespace = prefix + "Namespace"
+    public static let workload = prefix + "Workload"
+    public static let service = prefix + "Service"
+    public static let authorizationPolicy = prefix + "AuthorizationPolicy"
+    public static let peerAuthentication = prefix + "PeerAuthentication"
+    public static let meshConfig = prefix + "MeshConfig"
+    public static let httpRoute = prefix + "HTTPRoute"
+    public static let grpcRoute = prefix + "GRPCRoute"
+    public static let gateway = prefix + "Gateway"
+    public static let destinationRule = prefix + "DestinationRule"
+
+    /// What a node daemon subscribes to: the kinds `MeshSnapshot` is built from.
+    public static let node = [meshConfig, namespace, workload, service, authorizationPolicy, peerAuthentication]
+
+    public static func typeURL(kind: String) -> String { prefix + kind }
+
+    /// The kind a type URL names, or nil when it is not one of ours.
+    public static func kind(of typeURL: String) -> String? {
+        guard typeURL.hasPrefix(prefix), typeURL.count > prefix.count else { return nil }
+        return String(typeURL.dropFirst(prefix.count))
+    }
+}
+
+/// Helpers for resource bodies: canonical JSON of a document and a content version.
+public enum ResourceBody {
+    /// Compact JSON with map keys sorted (byte order) and numbers as written: the same
+    /// document always gives the same bytes, so versions derived from them are stable.
+    public static func canonicalJSON(_ value: ConfigValue) -> String {
+        json(value).text
+    }
+
+    static func json(_ value: ConfigValue) -> JSON {
+        switch value {
+        case .string(let s): return .string(s)
+        case .number(let n):
+            if let i = Int(n) { return .int(i) }
+            if let d = Double(n) { return .double(d) }
+            return .string(n)
+        case .bool(let b): return .bool(b)
+        case .null: return .null
+        case .list(let items): return .array(items.map(json))
+        case .map(let pairs):
+            return .object(pairs.sorted { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }.map { ($0.0, json($0.1)) })
+        }
+    }
+
+    /// A content hash (FNV-1a, 64 bits, hex) for providers that keep no versions of their own.
+    public static func contentVersion<Bytes: Sequence>(_ body: Bytes) -> String where Bytes.Element == UInt8 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in body {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// The resource name used on the wire: `namespace/name`, or `name` when cluster-scoped.
+    public static func name(of metadata: ObjectMeta) -> String { metadata.key }
+}

@@ -1,0 +1,36 @@
+import AmbitAPI
+import AmbitCore
+import AmbitIdentity
+import GRPCNIOTransportHTTP2
+import X509
+
+extension SpiffeVerifier {
+    /// This verifier as the peer check of `ControlPlaneTLS`: the chain must prove a SPIFFE
+    /// ID of the trust domain, and one of `expected` when given.
+    public func peerCheck(expected: Set<SpiffeID>?) -> ControlPlaneTLS.PeerCheck {
+        { der in
+            let chain = try der.map { try Certificate(derEncoded: $0) }
+            _ = try await self.verify(chain: chain, expected: expected).get()
+        }
+    }
+}
+
+extension ControlPlaneTLS {
+    /// The control plane's server security: its own certificate, any verified mesh
+    /// identity as client (the push and the CA decide what each may do).
+    public static func server(certificate: WorkloadCertificate, verifier: SpiffeVerifier) throws -> HTTP2ServerTransport.Posix.TransportSecurity {
+        server(
+            certificateChainPEM: try certificate.chainPEM(), privateKeyPEM: certificate.privateKeyPEM,
+            trustRootsPEM: try verifier.trustBundle.pemString(), verifyPeer: verifier.peerCheck(expected: nil))
+    }
+
+    /// A node's client security: its own certificate, and the control plane must prove one
+    /// of `expectedServer`.
+    public static func client(
+        certificate: WorkloadCertificate, verifier: SpiffeVerifier, expectedServer: Set<SpiffeID>
+    ) throws -> HTTP2ClientTransport.Posix.TransportSecurity {
+        client(
+            certificateChainPEM: try certificate.chainPEM(), privateKeyPEM: certificate.privateKeyPEM,
+            trustRootsPEM: try verifier.trustBundle.pemString(), verifyPeer: verifier.peerCheck(expected: expectedServer))
+    }
+}
