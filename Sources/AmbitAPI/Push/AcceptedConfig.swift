@@ -69,15 +69,8 @@ public struct AcceptedConfig: Sendable, Equatable {
         guard decoded.kind == kind else {
             throw ResourceError(file: label, path: "kind", reason: "a \(typeURL) resource must be a \(kind), got \(decoded.kind)")
         }
-        let key: String
-        switch decoded {
-        case .namespace(let r): key = r.metadata.key
-        case .workload(let r): key = r.metadata.key
-        case .service(let r): key = r.metadata.key
-        case .authorizationPolicy(let r): key = r.metadata.key
-        case .peerAuthentication(let r): key = r.metadata.key
-        case .meshConfig: key = resource.name  // a singleton; any name
-        }
+        // MeshConfig is a singleton with no metadata: any name will do.
+        let key = decoded.metadata?.key ?? resource.name
         guard key == resource.name else {
             throw ResourceError(file: label, path: "metadata", reason: "the document is \(key), but the resource is named \(resource.name)")
         }
