@@ -112,7 +112,10 @@ let package = Package(
         .target(
             name: "AmbitNode",
             dependencies: [
-                "AmbitCore", "AmbitIdentity", "AmbitTunnel", "AmbitRedirect", "AmbitTelemetry", "AmbitDNS",
+                "AmbitCore", "AmbitIdentity", "AmbitTunnel", "AmbitRedirect", "AmbitTelemetry", "AmbitDNS", "AmbitAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -180,7 +183,9 @@ let package = Package(
                 "AmbitCore",
                 "AmbitIdentity",
                 "AmbitTunnel",
-                "AmbitNode",
+                "AmbitNode", "AmbitControl", "AmbitAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -231,7 +236,9 @@ let package = Package(
         .testTarget(
             name: "AmbitNodeTests",
             dependencies: [
-                "AmbitNode", "AmbitRedirect", "AmbitCore", "AmbitTesting",
+                "AmbitNode", "AmbitRedirect", "AmbitCore", "AmbitTesting", "AmbitAPI", "AmbitControl", "AmbitIdentity",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -250,7 +257,7 @@ let package = Package(
         .testTarget(
             name: "AmbitIntegrationTests",
             dependencies: [
-                "AmbitNode", "AmbitRedirect", "AmbitCore", "AmbitTesting",
+                "AmbitNode", "AmbitRedirect", "AmbitCore", "AmbitTesting", "AmbitControl", "AmbitAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
