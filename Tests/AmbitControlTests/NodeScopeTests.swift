@@ -46,8 +46,11 @@ struct NodeScopeTests {
 
     @Test("a node gets its own pods in full, others without node-local details, all services, and only the policies for its pods")
     func scope() throws {
-        let snapshot = try MeshSnapshot(try ResourceDecoder.decodeFile(Self.yaml, file: "mesh.yaml"))
-        let scoped = try MeshSnapshot(NodeScope.resources(for: "n1", in: snapshot))
+        let registry = try Registry(store: MemoryStore())
+        try registry.apply(Self.yaml, file: "mesh.yaml")
+        let snapshot = registry.snapshot
+        let stored = registry.store.snapshot().resources
+        let scoped = try MeshSnapshot(NodeScope.resources(for: "n1", stored: stored, snapshot: snapshot).map { try ResourceDecoder.decode($0.document) })
         #expect(scoped.mesh.caDirectory == nil, "the CA directory never leaves the control plane")
         #expect(scoped.namespaces.keys.sorted() == ["a", "b"])
         let mine = try #require(scoped.workloads.first { $0.metadata.name == "mine" })

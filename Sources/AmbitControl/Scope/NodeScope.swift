@@ -11,37 +11,55 @@ import AmbitCore
 ///   (network namespace path, resolvers): its pods may connect to any of them, and the
 ///   node must know each one's address, identity and whether it is in the mesh;
 /// - every Service (VIP routing and DNS for any of them may be asked for);
-/// - the AuthorizationPolicies and PeerAuthentications that apply to its own workloads
-///   (their namespaces, and the root namespace), and no others: a node enforces policy
-///   only for the pods it serves.
+/// - the AuthorizationPolicies and PeerAuthentications of its own workloads' namespaces
+///   and of the root namespace, and no others: a node enforces policy only for the pods it
+///   serves.
 ///
 /// L7 resources (routes, DestinationRules, Gateways) go to waypoints, not nodes.
 public enum NodeScope {
-    public static func resources(for node: String, in snapshot: MeshSnapshot) -> [Resource] {
-        var mesh = snapshot.mesh
-        mesh.caDirectory = nil
-        var out: [Resource] = [.meshConfig(mesh)]
-        out += snapshot.namespaces.values.sorted { $0.metadata.name < $1.metadata.name }.map(Resource.namespace)
+    /// The kinds a node receives at all.
+    public static let kinds: Set<String> = ["MeshConfig", "Namespace", "Workload", "Service", "AuthorizationPolicy", "PeerAuthentication"]
+
+    /// The stored documents `node` should hold, trimmed as described above.
+    public static func resources(for node: String, stored: [StoredResource], snapshot: MeshSnapshot) -> [StoredResource] {
         var ownNamespaces: Set<String> = [snapshot.mesh.rootNamespace]
-        for w in snapshot.workloads {
-            if w.node == node {
-                ownNamespaces.insert(w.metadata.namespace)
-                out.append(.workload(w))
-            } else {
-                var remote = w
-                remote.netns = nil
-                remote.dnsServers = []
-                out.append(.workload(remote))
+        for w in snapshot.workloads where w.node == node { ownNamespaces.insert(w.metadata.namespace) }
+        let ownWorkloads = Set(snapshot.workloads.filter { $0.node == node }.map(\.metadata.key))
+        var out: [StoredResource] = []
+        for resource in stored where kinds.contains(resource.key.kind) {
+            var document = resource.document
+            switch resource.key.kind {
+            case "MeshConfig":
+                document = document.removing(["spec", "ca"])
+            case "Workload" where !ownWorkloads.contains("\(resource.key.namespace)/\(resource.key.name)"):
+                document = document.removing(["spec", "netns"]).removing(["spec", "dnsServers"])
+            case "AuthorizationPolicy", "PeerAuthentication":
+                guard ownNamespaces.contains(resource.key.namespace) else { continue }
+            default:
+                break
             }
+            out.append(StoredResource(key: resource.key, labels: resource.labels, document: document, resourceVersion: resource.resourceVersion))
         }
-        out += snapshot.services.map(Resource.service)
-        out += snapshot.authorizationPolicies.filter { ownNamespaces.contains($0.metadata.namespace) }.map(Resource.authorizationPolicy)
-        out += snapshot.peerAuthentications.filter { ownNamespaces.contains($0.metadata.namespace) }.map(Resource.peerAuthentication)
         return out
     }
 
     /// The identities of the workloads scheduled on `node`: what its CSRs may ask for.
     public static func identities(on node: String, in snapshot: MeshSnapshot) -> Set<SpiffeID> {
         Set(snapshot.workloads.filter { $0.node == node }.compactMap { snapshot.identity(of: $0) })
+    }
+}
+
+extension ConfigValue {
+    /// This value with the field at `path` (a chain of map keys) removed, if present.
+    func removing(_ path: [String]) -> ConfigValue {
+        guard let first = path.first, case .map(var pairs) = self, let index = pairs.firstIndex(where: { $0.0 == first }) else {
+            return self
+        }
+        if path.count == 1 {
+            pairs.remove(at: index)
+        } else {
+            pairs[index].1 = pairs[index].1.removing(Array(path.dropFirst()))
+        }
+        return .map(pairs)
     }
 }
