@@ -2,6 +2,8 @@
 // to a library module and prints what it returns.
 import AmbitCore
 import AmbitIdentity
+import AmbitAPI
+import AmbitControl
 import AmbitNode
 import AmbitTunnel
 import ArgumentParser
@@ -12,7 +14,7 @@ struct Ambit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ambit",
         abstract: "Ambit, a sidecarless service mesh.",
-        subcommands: [Node.self, DevCA.self, Tunnel.self, Demo.self])
+        subcommands: [Control.self, Node.self, Apply.self, Get.self, Delete.self, Label.self, Status.self, DevCA.self, Tunnel.self, Demo.self])
 }
 
 /// Options every long-running command shares.
@@ -62,6 +64,14 @@ func readable<T>(_ body: () async throws -> T) async throws -> T {
     } catch let error as CoreError {
         throw CommandFailure(error.message)
     } catch let error as NodeError {
+        throw CommandFailure(error.message)
+    } catch let error as ResourceError {
+        throw CommandFailure("\(error)")
+    } catch let error as AdminClientError {
+        throw CommandFailure(error.description)
+    } catch let error as ControlError {
+        throw CommandFailure(error.message)
+    } catch let error as StoreError {
         throw CommandFailure(error.message)
     }
 }

@@ -201,18 +201,7 @@ public final class ControlPlaneClient: Sendable {
         }
     }
 
-    /// An address target for an IP (so that TLS sends no SNI: an IP may not be one),
-    /// DNS for a name.
-    private var target: any ResolvableTarget {
-        let host = configuration.host
-        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        if let ip = IPAddress(bare) {
-            return ip.isIPv4
-                ? ResolvableTargets.IPv4.ipv4(address: bare, port: configuration.port) as any ResolvableTarget
-                : ResolvableTargets.IPv6.ipv6(address: bare, port: configuration.port)
-        }
-        return ResolvableTargets.DNS.dns(host: host, port: configuration.port)
-    }
+    private var target: any ResolvableTarget { GRPCTarget.make(host: configuration.host, port: configuration.port) }
 
     private func handle(_ message: Ambit_V1_DeltaDiscoveryResponse) -> Ambit_V1_DeltaDiscoveryRequest {
         let validate = self.validate
@@ -247,5 +236,20 @@ public final class ControlPlaneClient: Sendable {
             for c in subscribers { c.yield(config) }
         }
         return reply
+    }
+}
+
+/// gRPC targets for a host as users write it.
+public enum GRPCTarget {
+    /// An address target for an IP (so that TLS sends no SNI: an IP may not be one), DNS
+    /// for a name.
+    public static func make(host: String, port: Int) -> any ResolvableTarget {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if let ip = IPAddress(bare) {
+            return ip.isIPv4
+                ? ResolvableTargets.IPv4.ipv4(address: bare, port: port) as any ResolvableTarget
+                : ResolvableTargets.IPv6.ipv6(address: bare, port: port)
+        }
+        return ResolvableTargets.DNS.dns(host: host, port: port)
     }
 }

@@ -54,18 +54,46 @@ public final class JoinTokens: Sendable {
         for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }  // SystemRandomNumberGenerator: getrandom(2)
         let token = "ambit-join-" + hexString(bytes)
         let entry = Entry(digest: Self.digest(token), grant: grant, expiresAt: clock.now() + ttl)
-        try entries.withLockedValue { e in
-            e[entry.digest] = entry
-            try save(e)
+        try withFileLock {
+            try entries.withLockedValue { e in
+                reload(&e)
+                e[entry.digest] = entry
+                try save(e)
+            }
         }
         return token
+    }
+
+    /// The file may be changed by another process (`ambit control token create` next to a
+    /// running control plane): re-read it, under an exclusive lock, before each change.
+    private func withFileLock<T>(_ body: () throws -> T) rethrows -> T {
+        guard let path else { return try body() }
+        let fd = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if fd >= 0 { flock(fd, LOCK_EX) }
+        defer {
+            if fd >= 0 {
+                flock(fd, LOCK_UN)
+                close(fd)
+            }
+        }
+        return try body()
+    }
+
+    private func reload(_ e: inout [String: Entry]) {
+        guard let path, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+        var loaded: [String: Entry] = [:]
+        for line in text.split(separator: "\n") {
+            if let entry = Self.parse(line) { loaded[entry.digest] = entry }
+        }
+        e = loaded
     }
 
     /// Spends `token`: returns its grant, or throws saying why it is not accepted.
     public func redeem(_ token: String) throws(ControlError) -> Grant {
         let digest = Self.digest(token)
         let now = clock.now()
-        let result: Result<Grant, ControlError> = entries.withLockedValue { e in
+        let result: Result<Grant, ControlError> = withFileLock { entries.withLockedValue { e in
+            reload(&e)
             guard let entry = e[digest] else {
                 return .failure(ControlError(.unauthorized, "the join token is not valid (unknown or already used); create a new one with `ambit control token create`"))
             }
@@ -75,7 +103,7 @@ public final class JoinTokens: Sendable {
                 return .failure(ControlError(.unauthorized, "the join token expired; create a new one with `ambit control token create`"))
             }
             return .success(entry.grant)
-        }
+        } }
         return try result.get()
     }
 

@@ -1,0 +1,127 @@
+import AmbitAPI
+import AmbitControl
+import AmbitCore
+import AmbitIdentity
+import AmbitTesting
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Testing
+import X509
+
+/// `ambit control` in process, reached the way the CLI and a node reach it: real gRPC on
+/// 127.0.0.1 with mutual TLS.
+@Suite("Control plane end to end", .serialized)
+struct ControlPlaneTests {
+    static func start() async throws -> (ControlPlane, Task<Void, any Error>, String) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ambit-cp-\(UUID().uuidString)").path
+        let port = Int.random(in: 30000...40000) * 2 % 60000 + 2000
+        var configuration = ControlPlane.Configuration(dataDirectory: dir)
+        configuration.listen = HostPort(host: "127.0.0.1", port: port)
+        configuration.joinListen = HostPort(host: "127.0.0.1", port: port + 1)
+        configuration.advertise = HostPort(host: "127.0.0.1", port: port)
+        let plane = try await ControlPlane.start(configuration)
+        let task = Task { try await plane.run() }
+        _ = try await plane.boundPorts()
+        return (plane, task, dir)
+    }
+
+    static func stop(_ task: Task<Void, any Error>, _ dir: String) async {
+        task.cancel()
+        _ = await task.result
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    static let mesh = """
+        kind: Namespace
+        metadata: {name: shop, labels: {ambit.dev/dataplane-mode: ambient}}
+        ---
+        kind: Workload
+        metadata: {name: cart, namespace: shop, labels: {app: cart}}
+        spec: {serviceAccount: cart, node: node1, addresses: [10.0.0.1], netns: /var/run/netns/cart}
+        ---
+        kind: Service
+        metadata: {name: cart, namespace: shop}
+        spec: {selector: {app: cart}, addresses: [10.96.0.1], ports: [{port: 80, targetPort: 8080}]}
+        """
+
+    @Test("the CLI's calls: a bad file names what to fix, apply, get, label, status")
+    func adminAPI() async throws {
+        let (plane, task, dir) = try await Self.start()
+        defer { Task { await Self.stop(task, dir) } }
+        let cli = try AdminCommands.connect(ambitconfig: plane.adminConfigPath)
+        let bad = dir + "/bad.yaml"
+        try "kind: Workload\nmetadata: {name: x, namespace: shop}\nspec: {node: n1, addresses: [10.0.0.300]}\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        do {
+            _ = try await cli.apply(paths: [bad], dryRun: false)
+            Issue.record("a bad file was applied")
+        } catch {
+            #expect("\(error)" == "\(bad), document 1 (Workload shop/x): spec.addresses[0]: '10.0.0.300' is not an IPv4 or IPv6 address")
+        }
+        let good = dir + "/mesh.yaml"
+        try Self.mesh.write(toFile: good, atomically: true, encoding: .utf8)
+        #expect(try await cli.apply(paths: [good], dryRun: false) == ["namespace/shop created", "workload/shop/cart created", "service/shop/cart created"])
+        #expect(try await cli.apply(paths: [good], dryRun: false).allSatisfy { $0.hasSuffix("unchanged") })
+        let yaml = try await cli.get(kind: "workload", name: "cart", namespace: "shop", format: .yaml)
+        #expect(yaml.contains("resourceVersion: \"1\"") || yaml.contains("resourceVersion: 1"), "\(yaml)")
+        #expect(try await cli.get(kind: "svc", name: nil, namespace: nil, format: .table).contains("cart"))
+        #expect(try await cli.label(kind: "workload", name: "cart", namespace: "shop", changes: ["version=v2"]).contains("labeled"))
+        let status = try await cli.status()
+        #expect(status.contains("store revision 2") && status.contains("Workload 1"), "\(status)")
+    }
+
+    @Test("a node joins with a token, then receives its scoped config over mTLS")
+    func joinAndPush() async throws {
+        let (plane, task, dir) = try await Self.start()
+        defer { Task { await Self.stop(task, dir) } }
+        try plane.registry.apply(Self.mesh, file: "mesh.yaml")
+        let ports = try await plane.boundPorts()
+        let token = try plane.certificates.tokens.create(.node(name: "node1"))
+        let nodeID = try plane.identities.node("node1")
+        let (csr, key) = try CSRBuilder.make(for: nodeID)
+        let bundlePEM = plane.certificates.trustBundlePEM
+        let bundle = try TrustBundle(trustDomain: "cluster.local", pem: bundlePEM, source: "test")
+        let verifier = SpiffeVerifier(trustBundle: bundle)
+
+        // Join: server-only TLS, the node checks the control plane's identity.
+        var join = Ambit_V1_JoinRequest()
+        join.token = token
+        join.csrPem = try csr.serializeAsPEM().pemString
+        let joinSecurity = HTTP2ClientTransport.Posix.TransportSecurity.tls { config in
+            config.trustRoots = .certificates([.bytes(Array(bundlePEM.utf8), format: .pem)])
+            config.serverCertificateVerification = .noHostnameVerification
+        }
+        let joinTransport = try HTTP2ClientTransport.Posix(target: GRPCTarget.make(host: "127.0.0.1", port: ports.join), transportSecurity: joinSecurity)
+        let joined = try await withGRPCClient(transport: joinTransport) { grpc in
+            try await Ambit_V1_Certificates.Client(wrapping: grpc).join(join)
+        }
+        let chain = try joined.certChainPem.map { try Certificate(pemEncoded: $0) }
+        let nodeCertificate = try WorkloadCertificate(identity: nodeID, chain: chain, privateKey: key)
+
+        // Push: mTLS as node1.
+        var node = Ambit_V1_Node()
+        node.id = "node1"
+        let client = ControlPlaneClient(
+            configuration: .init(
+                host: "127.0.0.1", port: ports.main,
+                security: .tls(try ControlPlaneTLS.client(certificate: nodeCertificate, verifier: verifier, expectedServer: [plane.identities.control])),
+                node: node, typeURLs: ResourceTypes.node),
+            validate: { c in do { _ = try c.meshSnapshot(); return nil } catch { return "\(error)" } })
+        let running = Task { await client.run() }
+        defer { running.cancel() }
+        try await waitUntil("node1 receives its config", timeoutSeconds: 10) {
+            (try? client.accepted.meshSnapshot())?.workloads.map(\.metadata.name) == ["cart"]
+        }
+        let received = try client.accepted.meshSnapshot()
+        #expect(received.workloads.first?.netns == "/var/run/netns/cart", "its own pod arrives in full")
+        // A change reaches it.
+        let started = Date()
+        try plane.registry.apply(Self.mesh.replacingOccurrences(of: "10.96.0.1]", with: "10.96.0.2]"), file: "mesh.yaml")
+        try await waitUntil("the change reaches node1", timeoutSeconds: 5) {
+            (try? client.accepted.meshSnapshot())?.services.first?.addresses.map(\.description) == ["10.96.0.2"]
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        print("config change applied → accepted by the node in \(Int(elapsed * 1000)) ms")
+        #expect(elapsed < 1.0, "a change must reach a node within 1 s, took \(elapsed) s")
+    }
+}
