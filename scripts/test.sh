@@ -52,6 +52,25 @@ if [ $# -eq 0 ]; then
   fi
   grep -q "bad.yaml, document 1 (Workload default/a): spec.addresses\[0\]: '10.0.0.300' is not an IPv4 or IPv6 address" "$tmp/node.out" \
     || { cat "$tmp/node.out"; die "ambit node's error for a bad config does not name the field"; }
+  # The control plane and the user verbs: a bad file is refused naming the field, a good
+  # one applied, and an unreachable control plane gives a sentence, not a stack trace.
+  "$bin" control --data-dir "$tmp/cp" --listen 127.0.0.1:25012 --join-listen 127.0.0.1:25013 --advertise 127.0.0.1:25012 \
+    >"$tmp/cp.log" 2>&1 &
+  cp_pid=$!
+  for _ in $(seq 1 50); do [ -f "$tmp/cp/admin.ambitconfig" ] && break; sleep 0.2; done
+  export AMBITCONFIG="$tmp/cp/admin.ambitconfig"
+  sleep 0.5
+  if "$bin" apply -f "$tmp/bad.yaml" >"$tmp/apply.out" 2>&1; then die "ambit apply accepted an invalid file"; fi
+  grep -q "bad.yaml, document 1 (Workload default/a): spec.addresses\[0\]" "$tmp/apply.out" \
+    || { cat "$tmp/apply.out" "$tmp/cp.log"; die "ambit apply's error does not name the field"; }
+  "$bin" apply -f config/examples/node-mesh.yaml | grep -q "workload/shop/cart-7d9f created" || die "ambit apply of the example failed"
+  "$bin" get workloads -n shop | grep -q cart-7d9f || die "ambit get does not list the applied workload"
+  token=$("$bin" control token create --data-dir "$tmp/cp" --node node1)
+  case "$token" in ambit-join-*) ;; *) die "ambit control token create printed '$token'" ;; esac
+  kill "$cp_pid"; wait "$cp_pid" 2>/dev/null || true
+  if "$bin" status >"$tmp/status.out" 2>&1; then die "ambit status succeeded with the control plane stopped"; fi
+  grep -q "cannot reach the control plane at 127.0.0.1:25012" "$tmp/status.out" || { cat "$tmp/status.out"; die "unclear error for an unreachable control plane"; }
+  unset AMBITCONFIG
   "$bin" demo tunnel --megabytes 16 | tee "$tmp/demo.txt"
   grep -q "SHA-256 at the destination \[ok\]" "$tmp/demo.txt" || die "the tunnel demo did not move its bytes intact"
   say "CLI smoke test passed"
