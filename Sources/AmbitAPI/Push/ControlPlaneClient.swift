@@ -201,17 +201,18 @@ public final class ControlPlaneClient: Sendable {
         }
     }
 
+    private var target: any ResolvableTarget { Self.target(host: configuration.host, port: configuration.port) }
+
     /// An address target for an IP (so that TLS sends no SNI: an IP may not be one),
-    /// DNS for a name.
-    private var target: any ResolvableTarget {
-        let host = configuration.host
+    /// DNS for a name. Every client of the control plane (push, CA, join) dials this way.
+    public static func target(host: String, port: Int) -> any ResolvableTarget {
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         if let ip = IPAddress(bare) {
             return ip.isIPv4
-                ? ResolvableTargets.IPv4.ipv4(address: bare, port: configuration.port) as any ResolvableTarget
-                : ResolvableTargets.IPv6.ipv6(address: bare, port: configuration.port)
+                ? ResolvableTargets.IPv4.ipv4(address: bare, port: port) as any ResolvableTarget
+                : ResolvableTargets.IPv6.ipv6(address: bare, port: port)
         }
-        return ResolvableTargets.DNS.dns(host: host, port: configuration.port)
+        return ResolvableTargets.DNS.dns(host: host, port: port)
     }
 
     private func handle(_ message: Ambit_V1_DeltaDiscoveryResponse) -> Ambit_V1_DeltaDiscoveryRequest {

@@ -20,14 +20,24 @@ public struct TrustBundle: Sendable, Hashable {
 
     /// Loads every certificate of a PEM file as a root.
     public init(trustDomain: String, pemFile path: String) throws(IdentityError) {
-        let pem = try PEMFiles.read(path, what: "trust bundle")
+        try self.init(trustDomain: trustDomain, pem: try PEMFiles.read(path, what: "trust bundle"), source: path)
+    }
+
+    /// Every certificate of `pem` as a root; `source` names where the text came from in
+    /// errors (a file, or the control plane's response).
+    public init(trustDomain: String, pem: String, source: String) throws(IdentityError) {
         let roots: [Certificate]
         do {
             roots = try PEMFiles.certificates(fromPEM: pem)
         } catch {
-            throw IdentityError(.file, "trust bundle \(path) is not a PEM certificate list: \(error)")
+            throw IdentityError(.file, "trust bundle \(source) is not a PEM certificate list: \(error)")
         }
         try self.init(trustDomain: trustDomain, roots: roots)
+    }
+
+    /// Writes the roots as PEM (atomically; public, 0644).
+    public func write(to path: String) throws {
+        try PEMFiles.write(try pemString(), to: path, mode: 0o644)
     }
 
     public func pemString() throws -> String {

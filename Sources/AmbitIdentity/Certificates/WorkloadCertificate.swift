@@ -8,6 +8,10 @@ import AmbitCore
 /// A certificate that proves one workload identity: the leaf, the intermediates that link
 /// it to the mesh root (never the root itself), and the private key.
 public struct WorkloadCertificate: Sendable {
+    /// The key type of every mesh certificate (ECDSA P-256), named here so that modules
+    /// holding keys need not import Crypto themselves.
+    public typealias PrivateKey = P256.Signing.PrivateKey
+
     public let identity: SpiffeID
     /// Leaf first, then intermediates in order. The root is not sent to peers.
     public let chain: [Certificate]
@@ -48,6 +52,17 @@ public struct WorkloadCertificate: Sendable {
 
     func nioPrivateKey() throws -> NIOSSLPrivateKeySource {
         .privateKey(try NIOSSLPrivateKey(bytes: Array(privateKey.derRepresentation), format: .der))
+    }
+
+    /// A chain received as PEM (leaf first) for a key this process holds; the identity is
+    /// the leaf's SPIFFE ID. What a node does with the control plane's answer to its CSR.
+    public init(chainPEM: String, privateKey: P256.Signing.PrivateKey) throws(IdentityError) {
+        let chain: [Certificate]
+        do { chain = try PEMFiles.certificates(fromPEM: chainPEM) } catch {
+            throw IdentityError(.verification, "the certificate chain is not PEM: \(error)")
+        }
+        guard let leaf = chain.first else { throw IdentityError(.verification, "the certificate chain is empty") }
+        try self.init(identity: try SpiffeSAN.identity(of: leaf), chain: chain, privateKey: privateKey)
     }
 
     /// Loads a certificate chain and key written as PEM (the files `ambit dev-ca issue`
