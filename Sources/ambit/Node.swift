@@ -45,6 +45,21 @@ struct Node: AsyncParsableCommand {
     var threads = 2
     @OptionGroup var logging: LoggingOptions
 
+    func validate() throws {
+        switch (config, control) {
+        case (nil, nil):
+            throw ValidationError("say where the mesh config comes from: --config FILE (a mesh file) or --control HOST:PORT (a control plane)")
+        case (.some, .some):
+            throw ValidationError("give either --config FILE or --control HOST:PORT, not both: a node follows one source of config")
+        case (.some, nil):
+            for (flag, value) in [("--join", join), ("--trust-bundle", trustBundle)] where value != nil {
+                throw ValidationError("\(flag) goes with --control (joining a control plane), not with --config")
+            }
+        case (nil, .some):
+            break
+        }
+    }
+
     func run() async throws {
         let logger = logging.bootstrap(label: "ambit.node")
         guard let format = AccessLogFormat(rawValue: accessLog) else {
@@ -58,10 +73,7 @@ struct Node: AsyncParsableCommand {
         configuration.drainSeconds = drainSeconds
         configuration.accessLogFormat = format
         switch (config, control) {
-        case (let path?, nil):
-            for (flag, value) in [("--join", join), ("--trust-bundle", trustBundle)] where value != nil {
-                throw ValidationError("\(flag) goes with --control (joining a control plane), not with --config")
-            }
+        case (let path?, _):
             try await readable {
                 try await NodeDaemon.runFromFile(configPath: path, configuration: configuration, threads: threads, logger: logger)
             }
@@ -75,9 +87,7 @@ struct Node: AsyncParsableCommand {
                 try await NodeDaemon.runWithControlPlane(bootstrap: bootstrap, configuration: configuration, threads: threads, logger: logger)
             }
         case (nil, nil):
-            throw ValidationError("say where the mesh config comes from: --config FILE (a mesh file) or --control HOST:PORT (a control plane)")
-        case (.some, .some):
-            throw ValidationError("give either --config FILE or --control HOST:PORT, not both: a node follows one source of config")
+            break  // refused by validate()
         }
     }
 
