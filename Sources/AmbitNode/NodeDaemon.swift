@@ -38,8 +38,18 @@ public actor NodeDaemon {
         }
     }
 
+    /// Where workload certificates come from.
+    public enum IdentityMode: Sendable {
+        /// The CA the config's MeshConfig names (`spec.ca.directory`), in-process.
+        case localCA
+        /// The control plane's CA, asked as this node (see `NodeBootstrap`). The daemon also
+        /// renews the node certificate while it runs.
+        case controlPlane(NodeControlPlane)
+    }
+
     public let configuration: Configuration
     private let source: any ConfigSource
+    private let identityMode: IdentityMode
     let context: NodeContext
     let logger: Logger
     private var pods: [String: PodProxy] = [:]
@@ -50,12 +60,17 @@ public actor NodeDaemon {
     private let recordPath: String
 
     /// Loads identity, binds the node's own servers (a port clash fails here, not later).
+    /// With `.controlPlane`, the config needs no `MeshConfig.spec.ca`.
     public static func make(
-        configuration: Configuration, source: any ConfigSource, initial: MeshSnapshot, group: any EventLoopGroup,
-        clock: any WallClock = SystemWallClock(), accessLogSink: (any AccessLogSink)? = nil,
+        configuration: Configuration, source: any ConfigSource, initial: MeshSnapshot, identity identityMode: IdentityMode = .localCA,
+        group: any EventLoopGroup, clock: any WallClock = SystemWallClock(), accessLogSink: (any AccessLogSink)? = nil,
         logger: Logger = Logger(label: "ambit.node")
     ) async throws -> NodeDaemon {
-        let identity = try await NodeIdentity.fileMode(mesh: initial.mesh, clock: clock, logger: logger)
+        let identity: NodeIdentity
+        switch identityMode {
+        case .localCA: identity = try await NodeIdentity.fileMode(mesh: initial.mesh, clock: clock, logger: logger)
+        case .controlPlane(let controlPlane): identity = await NodeIdentity.controlPlaneMode(controlPlane, clock: clock, logger: logger)
+        }
         let accessLog = AccessLog(format: configuration.accessLogFormat, sink: accessLogSink ?? FileDescriptorAccessLogSink.standardOutput)
         let telemetry = NodeTelemetry(accessLog: accessLog)
         let executor = try NamespaceExecutor()
@@ -63,14 +78,19 @@ public actor NodeDaemon {
             nodeName: configuration.nodeName, snapshot: initial, telemetry: telemetry, identity: identity,
             executor: executor, rules: configuration.rules, clock: clock, logger: logger, group: group,
             defaultResolvers: configuration.defaultResolvers ?? Self.hostResolvers())
-        let daemon = NodeDaemon(configuration: configuration, source: source, context: context, logger: logger, initial: initial)
+        let daemon = NodeDaemon(
+            configuration: configuration, source: source, identityMode: identityMode, context: context, logger: logger, initial: initial)
         try await daemon.bindServers()
         return daemon
     }
 
-    private init(configuration: Configuration, source: any ConfigSource, context: NodeContext, logger: Logger, initial: MeshSnapshot) {
+    private init(
+        configuration: Configuration, source: any ConfigSource, identityMode: IdentityMode, context: NodeContext, logger: Logger,
+        initial: MeshSnapshot
+    ) {
         self.configuration = configuration
         self.source = source
+        self.identityMode = identityMode
         self.context = context
         self.logger = logger
         self.lastSnapshot = initial
@@ -87,11 +107,16 @@ public actor NodeDaemon {
                 await self?.retryFailures()
             }
         }
+        var renewal: Task<Void, Never>?
+        if case .controlPlane(let controlPlane) = identityMode {
+            renewal = Task { await controlPlane.maintainCertificate() }
+        }
         for await snapshot in source.snapshots() {
             if Task.isCancelled { break }
             await apply(snapshot)
         }
         retry.cancel()
+        renewal?.cancel()
         await shutdown()
     }
 
@@ -181,7 +206,7 @@ public actor NodeDaemon {
             EnrolmentRecord.Entry(key: $0.target.key, netns: $0.target.netns, inode: $0.namespace.identity.inode)
         }.sorted { $0.key < $1.key }
         do {
-            try makeDirectories(configuration.stateDirectory)
+            try StateDirectory.create(configuration.stateDirectory)
             try EnrolmentRecord(entries: entries).save(to: recordPath)
         } catch {
             logger.error("cannot save the enrolment record; a restart may leave stale rules", metadata: ["error": "\(error)"])
@@ -221,16 +246,6 @@ public actor NodeDaemon {
             guard parts.count >= 2, parts[0] == "nameserver", let ip = IPAddress(String(parts[1])) else { return nil }
             // A loopback resolver of the node is not reachable from inside a pod.
             return ip.isIPv4 && ip.bytes[0] == 127 ? nil : ip
-        }
-    }
-
-    private func makeDirectories(_ path: String) throws {
-        var current = ""
-        for part in path.split(separator: "/") {
-            current += "/" + part
-            if mkdir(current, 0o700) != 0 && errno != EEXIST {
-                throw NodeError(.startup, "cannot create \(current): \(String(cString: strerror(errno)))")
-            }
         }
     }
 }

@@ -7,10 +7,26 @@ import Glibc
 struct Node: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the node daemon: enrol this node's pods into the mesh and carry their traffic.",
-        discussion: "Reads workloads, services and policies from --config (YAML or JSON; see docs/node.md) and re-reads it when it changes. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN).")
+        discussion: """
+            Learns workloads, services and policies from exactly one of:
+              --config FILE        a mesh file (YAML or JSON; see docs/node.md), re-read when it changes; certificates from the CA it names;
+              --control HOST:PORT  a control plane (`ambit control`): config pushed over mutual TLS, certificates from its CA.
+            With --control, the first start joins the mesh: --join TOKEN (from `ambit control token create --node NAME`) and --trust-bundle FILE (the mesh root, to check the control plane). The node's identity is then kept in --state-dir and later starts need neither.
+            Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+            """)
 
-    @Option(help: "The mesh config file to read and watch.")
-    var config: String
+    @Option(help: "The mesh config file to read and watch (instead of --control).")
+    var config: String?
+    @Option(help: "The control plane's address, HOST:PORT (port 15012), instead of --config.")
+    var control: HostPort?
+    @Option(help: "A one-time join token for this node's first start with --control.")
+    var join: String?
+    @Option(help: "The mesh root certificate(s), PEM: who the control plane must prove to be when joining.")
+    var trustBundle: String?
+    @Option(help: "The mesh's trust domain (with --control).")
+    var trustDomain = "cluster.local"
+    @Option(help: "The control plane's join port (with --control). Default: the control port + 1.")
+    var joinPort: Int?
     @Option(help: "This node's name; pods with this spec.node are served here. Default: the host name.")
     var node: String?
     @Option(help: "Where the daemon records which pods it enrolled (for reconciliation after a restart).")
@@ -29,6 +45,21 @@ struct Node: AsyncParsableCommand {
     var threads = 2
     @OptionGroup var logging: LoggingOptions
 
+    func validate() throws {
+        switch (config, control) {
+        case (nil, nil):
+            throw ValidationError("say where the mesh config comes from: --config FILE (a mesh file) or --control HOST:PORT (a control plane)")
+        case (.some, .some):
+            throw ValidationError("give either --config FILE or --control HOST:PORT, not both: a node follows one source of config")
+        case (.some, nil):
+            for (flag, value) in [("--join", join), ("--trust-bundle", trustBundle)] where value != nil {
+                throw ValidationError("\(flag) goes with --control (joining a control plane), not with --config")
+            }
+        case (nil, .some):
+            break
+        }
+    }
+
     func run() async throws {
         let logger = logging.bootstrap(label: "ambit.node")
         guard let format = AccessLogFormat(rawValue: accessLog) else {
@@ -41,8 +72,22 @@ struct Node: AsyncParsableCommand {
         configuration.adminAddress = admin
         configuration.drainSeconds = drainSeconds
         configuration.accessLogFormat = format
-        try await readable {
-            try await NodeDaemon.runFromFile(configPath: config, configuration: configuration, threads: threads, logger: logger)
+        switch (config, control) {
+        case (let path?, _):
+            try await readable {
+                try await NodeDaemon.runFromFile(configPath: path, configuration: configuration, threads: threads, logger: logger)
+            }
+        case (nil, let control?):
+            var bootstrap = NodeBootstrap.Configuration(
+                nodeName: configuration.nodeName, trustDomain: trustDomain, control: control, stateDirectory: stateDir)
+            if let joinPort { bootstrap.joinPort = joinPort }
+            bootstrap.joinToken = join
+            bootstrap.trustBundleFile = trustBundle
+            try await readable {
+                try await NodeDaemon.runWithControlPlane(bootstrap: bootstrap, configuration: configuration, threads: threads, logger: logger)
+            }
+        case (nil, nil):
+            break  // refused by validate()
         }
     }
 

@@ -203,6 +203,9 @@ public final class ControlPlaneClient: Sendable {
 
     private var target: any ResolvableTarget { GRPCTarget.make(host: configuration.host, port: configuration.port) }
 
+    /// Every client of the control plane (push, CA, join) dials this way; see `GRPCTarget`.
+    public static func target(host: String, port: Int) -> any ResolvableTarget { GRPCTarget.make(host: host, port: port) }
+
     private func handle(_ message: Ambit_V1_DeltaDiscoveryResponse) -> Ambit_V1_DeltaDiscoveryRequest {
         let validate = self.validate
         let (reply, outcome, publish) = state.withLockedValue { s in

@@ -53,6 +53,29 @@ public enum ControlPlaneTLS {
         }
     }
 
+    /// The join port's client side (15013): server-authenticated TLS only, since a joining
+    /// node has no certificate yet. The server must still prove the control plane's
+    /// identity (`verifyPeer`) against the roots the operator handed the node, so a token is
+    /// never sent to an impostor.
+    public static func joinClient(trustRootsPEM: String, verifyPeer: @escaping PeerCheck) -> HTTP2ClientTransport.Posix.TransportSecurity {
+        .tls { config in
+            config.trustRoots = .certificates([.bytes(Array(trustRootsPEM.utf8), format: .pem)])
+            config.serverCertificateVerification = .noHostnameVerification
+            config.customVerificationCallback = callback(verifyPeer)
+        }
+    }
+
+    /// The join port's server side (15013): presents the control plane's certificate and
+    /// asks for none (the join token is the credential there).
+    public static func joinServer(certificateChainPEM: String, privateKeyPEM: String) -> HTTP2ServerTransport.Posix.TransportSecurity {
+        .tls(
+            certificateChain: [.bytes(Array(certificateChainPEM.utf8), format: .pem)],
+            privateKey: .bytes(Array(privateKeyPEM.utf8), format: .pem)
+        ) { config in
+            config.requireALPN = true
+        }
+    }
+
     static func callback(
         _ verifyPeer: @escaping PeerCheck
     ) -> @Sendable ([NIOSSLCertificate], EventLoopPromise<NIOSSLVerificationResultWithMetadata>) -> Void {

@@ -83,9 +83,7 @@ public final class ControlPlane: Sendable {
         let join = GRPCServer(
             transport: .http2NIOPosix(
                 address: .ipv4(host: configuration.joinListen.host, port: configuration.joinListen.port),
-                transportSecurity: .tls(
-                    certificateChain: [.bytes(Array(try own.chainPEM().utf8), format: .pem)],
-                    privateKey: .bytes(Array(own.privateKeyPEM.utf8), format: .pem))),
+                transportSecurity: ControlPlaneTLS.joinServer(certificateChainPEM: try own.chainPEM(), privateKeyPEM: own.privateKeyPEM)),
             services: [CertificatesService(certificates: certificates, logger: logger)])
         let plane = ControlPlane(
             configuration: configuration, registry: registry, push: push, certificates: certificates, identities: identities,

@@ -101,15 +101,31 @@ struct FileStamp: Equatable {
     }
 }
 
-/// A source that yields what it is given: tests and the control-plane client feed it.
+/// A source that yields what it is given: tests feed it.
 public final class StaticConfigSource: ConfigSource {
-    private let state: NIOLockedValueBox<(current: MeshSnapshot, continuations: [Int: AsyncStream<MeshSnapshot>.Continuation], next: Int)>
+    private let broadcast: SnapshotBroadcast
 
     public init(_ snapshot: MeshSnapshot) {
+        broadcast = SnapshotBroadcast(snapshot)
+    }
+
+    public func update(_ snapshot: MeshSnapshot) { broadcast.publish(snapshot) }
+
+    public func snapshots() -> AsyncStream<MeshSnapshot> { broadcast.subscribe() }
+}
+
+/// The latest snapshot (once there is one) and every later one, to any number of
+/// subscribers; each new subscriber gets the latest at once.
+final class SnapshotBroadcast: Sendable {
+    private let state: NIOLockedValueBox<(current: MeshSnapshot?, continuations: [Int: AsyncStream<MeshSnapshot>.Continuation], next: Int)>
+
+    init(_ snapshot: MeshSnapshot? = nil) {
         state = NIOLockedValueBox((snapshot, [:], 0))
     }
 
-    public func update(_ snapshot: MeshSnapshot) {
+    var current: MeshSnapshot? { state.withLockedValue { $0.current } }
+
+    func publish(_ snapshot: MeshSnapshot) {
         let continuations = state.withLockedValue { s in
             s.current = snapshot
             return Array(s.continuations.values)
@@ -117,12 +133,12 @@ public final class StaticConfigSource: ConfigSource {
         for c in continuations { c.yield(snapshot) }
     }
 
-    public func snapshots() -> AsyncStream<MeshSnapshot> {
+    func subscribe() -> AsyncStream<MeshSnapshot> {
         AsyncStream { continuation in
             let id = state.withLockedValue { s -> Int in
                 s.next += 1
                 s.continuations[s.next] = continuation
-                continuation.yield(s.current)
+                if let current = s.current { continuation.yield(current) }
                 return s.next
             }
             continuation.onTermination = { [state] _ in state.withLockedValue { _ = $0.continuations.removeValue(forKey: id) } }

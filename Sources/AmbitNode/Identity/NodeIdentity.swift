@@ -7,19 +7,23 @@ import NIOConcurrencyHelpers
 /// pod here, issued through the identity layer (never a node certificate for workload
 /// traffic).
 ///
-/// In file mode they are signed by the CA the config file names; the CA is asked only for
-/// identities of workloads scheduled on this node (the same rule the control plane's CA
-/// will enforce remotely).
+/// Two ways to get them, chosen by `NodeDaemon.IdentityMode`:
+/// - **local CA** (`ambit node --config`): signed in-process by the CA the config file's
+///   MeshConfig names (`spec.ca.directory`);
+/// - **control plane** (`ambit node --control`): CSRs to the control plane's CA over mutual
+///   TLS as the node (`RemoteCAProvider`); the trust bundle is the one the control plane
+///   sent, kept current as it renews the node certificate.
+///
+/// Either way the node asks only for identities of pods enrolled here (the control plane's
+/// CA enforces the same rule remotely; checking here too fails fast and never bothers it).
 final class NodeIdentity: Sendable {
     let certificates: CertificateManager
     let tls: TLSContextFactory
-    let ca: CertificateAuthority
     private let allowed: NIOLockedValueBox<Set<SpiffeID>>
 
-    private init(certificates: CertificateManager, tls: TLSContextFactory, ca: CertificateAuthority, allowed: NIOLockedValueBox<Set<SpiffeID>>) {
+    private init(certificates: CertificateManager, tls: TLSContextFactory, allowed: NIOLockedValueBox<Set<SpiffeID>>) {
         self.certificates = certificates
         self.tls = tls
-        self.ca = ca
         self.allowed = allowed
     }
 
@@ -27,21 +31,36 @@ final class NodeIdentity: Sendable {
         guard let directory = mesh.caDirectory else {
             throw NodeError(
                 .identity,
-                "the config names no CA: add a MeshConfig with spec.ca.directory (a directory holding ca-cert.pem, ca-key.pem and root-cert.pem; `ambit dev-ca init --dir DIR` makes one)")
+                "the config names no CA: add a MeshConfig with spec.ca.directory (a directory holding ca-cert.pem, ca-key.pem and root-cert.pem; `ambit dev-ca init --dir DIR` makes one), or run the node with --control")
         }
         let ca: CertificateAuthority
         do { ca = try CertificateAuthority.load(directory: directory, trustDomain: mesh.trustDomain, clock: clock) } catch {
             throw NodeError(.identity, "cannot load the CA from \(directory): \(error)")
         }
-        let allowed = NIOLockedValueBox<Set<SpiffeID>>([])
-        let provider = LocalCAProvider(ca: ca, ttl: mesh.certificateTTL) { identity in
-            guard allowed.withLockedValue({ $0.contains(identity) }) else {
-                throw NodeError(.identity, "no workload with identity \(identity) is enrolled on this node")
+        return await make(provider: LocalCAProvider(ca: ca, ttl: mesh.certificateTTL), trustBundle: ca.trustBundle, clock: clock, logger: logger)
+    }
+
+    static func controlPlaneMode(_ controlPlane: NodeControlPlane, clock: any WallClock, logger: Logger) async -> NodeIdentity {
+        let identity = await make(
+            provider: RemoteCAProvider(controlPlane: controlPlane), trustBundle: controlPlane.trustBundle, clock: clock, logger: logger)
+        // A root rotation reaches the node with its certificate renewal; peers are then
+        // verified against the new bundle.
+        let changes = controlPlane.changes()
+        Task { [weak tls = identity.tls] in
+            for await _ in changes {
+                guard let tls else { return }
+                let bundle = controlPlane.trustBundle
+                if bundle != tls.trustBundle { tls.updateTrustBundle(bundle) }
             }
         }
-        let manager = CertificateManager(provider: provider, clock: clock, logger: logger)
-        let tls = await TLSContextFactory(certificates: manager, trustBundle: ca.trustBundle, clock: clock, logger: logger)
-        return NodeIdentity(certificates: manager, tls: tls, ca: ca, allowed: allowed)
+        return identity
+    }
+
+    private static func make(provider: any CertificateProvider, trustBundle: TrustBundle, clock: any WallClock, logger: Logger) async -> NodeIdentity {
+        let allowed = NIOLockedValueBox<Set<SpiffeID>>([])
+        let manager = CertificateManager(provider: EnrolledOnly(inner: provider, allowed: allowed), clock: clock, logger: logger)
+        let tls = await TLSContextFactory(certificates: manager, trustBundle: trustBundle, clock: clock, logger: logger)
+        return NodeIdentity(certificates: manager, tls: tls, allowed: allowed)
     }
 
     /// The identities this node may hold certificates for (its enrolled pods' service
@@ -53,5 +72,18 @@ final class NodeIdentity: Sendable {
             return gone
         }
         for identity in removed { await certificates.forget(identity) }
+    }
+}
+
+/// Asks the real provider only for identities of pods enrolled on this node.
+private struct EnrolledOnly: CertificateProvider {
+    let inner: any CertificateProvider
+    let allowed: NIOLockedValueBox<Set<SpiffeID>>
+
+    func fetchCertificate(for identity: SpiffeID) async throws -> WorkloadCertificate {
+        guard allowed.withLockedValue({ $0.contains(identity) }) else {
+            throw NodeError(.identity, "no workload with identity \(identity) is enrolled on this node")
+        }
+        return try await inner.fetchCertificate(for: identity)
     }
 }
