@@ -181,3 +181,50 @@ extension Topology.Pod {
         return ports
     }
 }
+
+// MARK: - With a control plane
+
+extension MeshHarness {
+    /// Starts `ambit control` inside `node`'s namespace (listening on the node's address)
+    /// and waits until it answers `ambit status`.
+    public func startControlPlane(on node: Topology.Node) async throws -> TestProcess {
+        let binary = try Self.ambitBinary()
+        let process = try node.spawn([
+            binary, "control", "--data-dir", controlDirectory, "--listen", "0.0.0.0:15012", "--join-listen", "0.0.0.0:15013",
+            "--advertise", "\(node.ip):15012",
+        ])
+        try await waitUntil("the control plane on \(node.name) answers", timeoutSeconds: 20) {
+            guard process.isRunning else { throw TestFailure("ambit control exited: \(process.output)") }
+            return try await node.run([binary, "status", "--ambitconfig", controlDirectory + "/admin.ambitconfig"]).succeeded
+        }
+        return process
+    }
+
+    public var controlDirectory: String { directory + "/control" }
+
+    /// `ambit apply -f` of the described mesh, run next to the control plane.
+    public func applyToControlPlane(from node: Topology.Node) async throws {
+        try apply()
+        let result = try await node.run([try Self.ambitBinary(), "apply", "-f", configPath, "--ambitconfig", controlDirectory + "/admin.ambitconfig"])
+        guard result.succeeded else { throw TestFailure("ambit apply failed: \(result.stderr)") }
+    }
+
+    /// Starts `ambit node` on `node`, joined to the control plane at `control` with a fresh token.
+    @discardableResult
+    public func startDaemon(on node: Topology.Node, control: Topology.Node, drainSeconds: Double = 1) async throws -> NodeDaemonProcess {
+        let binary = try Self.ambitBinary()
+        let token = try await control.run([binary, "control", "token", "create", "--data-dir", controlDirectory, "--node", node.name])
+        guard token.succeeded else { throw TestFailure("cannot create a join token: \(token.stderr)") }
+        let process = try node.spawn([
+            binary, "node", "--control", "\(control.ip):15012", "--join", token.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+            "--trust-bundle", controlDirectory + "/ca/root-cert.pem", "--node", node.name,
+            "--state-dir", directory + "/state-\(node.name)", "--access-log", "json", "--drain-seconds", String(drainSeconds),
+        ])
+        let daemon = NodeDaemonProcess(node: node, process: process, context: node.context)
+        try await waitUntil("the node daemon on \(node.name) is ready", timeoutSeconds: 20) {
+            guard process.isRunning else { throw TestFailure("ambit node on \(node.name) exited: \(process.output)") }
+            return (try? await daemon.get("/healthz/ready", port: 15021))?.hasPrefix("ready") == true
+        }
+        return daemon
+    }
+}
