@@ -32,6 +32,71 @@ struct ControlPlaneTests {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
+    /// A node client of `plane`: joins with a fresh token over TLS, then subscribes over mTLS.
+    static func joinedClient(_ plane: ControlPlane, node name: String) async throws -> ControlPlaneClient {
+        let ports = try await plane.boundPorts()
+        let token = try plane.certificates.tokens.create(.node(name: name))
+        let nodeID = try plane.identities.node(name)
+        let (csr, key) = try CSRBuilder.make(for: nodeID)
+        let bundlePEM = plane.certificates.trustBundlePEM
+        let verifier = SpiffeVerifier(trustBundle: try TrustBundle(trustDomain: "cluster.local", pem: bundlePEM, source: "test"))
+        var join = Ambit_V1_JoinRequest()
+        join.token = token
+        join.csrPem = try csr.serializeAsPEM().pemString
+        let joinSecurity = HTTP2ClientTransport.Posix.TransportSecurity.tls { config in
+            config.trustRoots = .certificates([.bytes(Array(bundlePEM.utf8), format: .pem)])
+            config.serverCertificateVerification = .noHostnameVerification
+        }
+        let joinTransport = try HTTP2ClientTransport.Posix(target: GRPCTarget.make(host: "127.0.0.1", port: ports.join), transportSecurity: joinSecurity)
+        let request = join
+        let joined = try await withGRPCClient(transport: joinTransport) { grpc in
+            try await Ambit_V1_Certificates.Client(wrapping: grpc).join(request)
+        }
+        let chain = try joined.certChainPem.map { try Certificate(pemEncoded: $0) }
+        let nodeCertificate = try WorkloadCertificate(identity: nodeID, chain: chain, privateKey: key)
+        var node = Ambit_V1_Node()
+        node.id = name
+        return ControlPlaneClient(
+            configuration: .init(
+                host: "127.0.0.1", port: ports.main,
+                security: .tls(try ControlPlaneTLS.client(certificate: nodeCertificate, verifier: verifier, expectedServer: [plane.identities.control])),
+                node: node, typeURLs: ResourceTypes.node),
+            validate: { c in do { _ = try c.meshSnapshot(); return nil } catch { return "\(error)" } })
+    }
+
+    @Test("2 nodes × 50 workloads × 20 services converge, each node with its own pods in full")
+    func convergence() async throws {
+        let (plane, task, dir) = try await Self.start()
+        defer { Task { await Self.stop(task, dir) } }
+        var docs = ["kind: Namespace\nmetadata: {name: big, labels: {ambit.dev/dataplane-mode: ambient}}"]
+        for n in 1...2 {
+            for i in 0..<50 {
+                docs.append("kind: Workload\nmetadata: {name: w\(n)-\(i), namespace: big, labels: {app: s\(i % 20)}}\nspec: {serviceAccount: sa\(i % 7), node: node\(n), addresses: [10.\(n).\(i / 200).\(i % 200 + 1)], netns: /var/run/netns/w\(n)-\(i)}")
+            }
+        }
+        for s in 0..<20 {
+            docs.append("kind: Service\nmetadata: {name: s\(s), namespace: big}\nspec: {selector: {app: s\(s)}, addresses: [10.96.1.\(s + 1)], ports: [{port: 80, targetPort: 8080}]}")
+        }
+        let started = Date()
+        try plane.registry.apply(docs.joined(separator: "\n---\n"), file: "big.yaml")
+        let clients = [try await Self.joinedClient(plane, node: "node1"), try await Self.joinedClient(plane, node: "node2")]
+        let tasks = clients.map { c in Task { await c.run() } }
+        defer { for t in tasks { t.cancel() } }
+        try await waitUntil("both nodes converge", timeoutSeconds: 15) {
+            clients.allSatisfy { c in
+                guard let s = try? c.accepted.meshSnapshot() else { return false }
+                return s.workloads.count == 100 && s.services.count == 20
+            }
+        }
+        print("2 nodes × 50 workloads each × 20 services converged in \(Int(Date().timeIntervalSince(started) * 1000)) ms (including both joins)")
+        for (n, c) in clients.enumerated() {
+            let s = try c.accepted.meshSnapshot()
+            #expect(s.workloads.filter { $0.netns != nil }.allSatisfy { $0.node == "node\(n + 1)" }, "only a node's own pods carry their netns")
+            #expect(s.workloads.filter { $0.node == "node\(n + 1)" }.count == 50)
+            #expect(s.endpoints(of: try #require(s.services.first { $0.metadata.name == "s0" })).count == 6)
+        }
+    }
+
     static let mesh = """
         kind: Namespace
         metadata: {name: shop, labels: {ambit.dev/dataplane-mode: ambient}}
@@ -75,38 +140,7 @@ struct ControlPlaneTests {
         let (plane, task, dir) = try await Self.start()
         defer { Task { await Self.stop(task, dir) } }
         try plane.registry.apply(Self.mesh, file: "mesh.yaml")
-        let ports = try await plane.boundPorts()
-        let token = try plane.certificates.tokens.create(.node(name: "node1"))
-        let nodeID = try plane.identities.node("node1")
-        let (csr, key) = try CSRBuilder.make(for: nodeID)
-        let bundlePEM = plane.certificates.trustBundlePEM
-        let bundle = try TrustBundle(trustDomain: "cluster.local", pem: bundlePEM, source: "test")
-        let verifier = SpiffeVerifier(trustBundle: bundle)
-
-        // Join: server-only TLS, the node checks the control plane's identity.
-        var join = Ambit_V1_JoinRequest()
-        join.token = token
-        join.csrPem = try csr.serializeAsPEM().pemString
-        let joinSecurity = HTTP2ClientTransport.Posix.TransportSecurity.tls { config in
-            config.trustRoots = .certificates([.bytes(Array(bundlePEM.utf8), format: .pem)])
-            config.serverCertificateVerification = .noHostnameVerification
-        }
-        let joinTransport = try HTTP2ClientTransport.Posix(target: GRPCTarget.make(host: "127.0.0.1", port: ports.join), transportSecurity: joinSecurity)
-        let joined = try await withGRPCClient(transport: joinTransport) { grpc in
-            try await Ambit_V1_Certificates.Client(wrapping: grpc).join(join)
-        }
-        let chain = try joined.certChainPem.map { try Certificate(pemEncoded: $0) }
-        let nodeCertificate = try WorkloadCertificate(identity: nodeID, chain: chain, privateKey: key)
-
-        // Push: mTLS as node1.
-        var node = Ambit_V1_Node()
-        node.id = "node1"
-        let client = ControlPlaneClient(
-            configuration: .init(
-                host: "127.0.0.1", port: ports.main,
-                security: .tls(try ControlPlaneTLS.client(certificate: nodeCertificate, verifier: verifier, expectedServer: [plane.identities.control])),
-                node: node, typeURLs: ResourceTypes.node),
-            validate: { c in do { _ = try c.meshSnapshot(); return nil } catch { return "\(error)" } })
+        let client = try await Self.joinedClient(plane, node: "node1")
         let running = Task { await client.run() }
         defer { running.cancel() }
         try await waitUntil("node1 receives its config", timeoutSeconds: 10) {
