@@ -50,7 +50,11 @@ public indirect enum JSON: Sendable, Equatable, ExpressibleByStringLiteral, Expr
         }
     }
 
-    static func quote(_ s: String, into out: inout String) {
+    /// Quotes `s` as a JSON string: controls below U+0020 escaped as JSON requires.
+    /// With `yamlSafe`, also DEL, the C1 controls, the byte-order mark and the two
+    /// non-characters: legal JSON, but YAML refuses them raw, and canonical documents are
+    /// read back as YAML.
+    public static func quote(_ s: String, into out: inout String, yamlSafe: Bool = false) {
         out += "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -60,8 +64,9 @@ public indirect enum JSON: Sendable, Equatable, ExpressibleByStringLiteral, Expr
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
+                let v = scalar.value
+                if v < 0x20 || (yamlSafe && ((0x7F...0x9F).contains(v) || v == 0xFEFF || v == 0xFFFE || v == 0xFFFF)) {
+                    let hex = String(v, radix: 16)
                     out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
                 } else {
                     out.unicodeScalars.append(scalar)

@@ -29,25 +29,10 @@ public enum ResourceTypes {
 
 /// Helpers for resource bodies: canonical JSON of a document and a content version.
 public enum ResourceBody {
-    /// Compact JSON with map keys sorted (byte order) and numbers as written: the same
-    /// document always gives the same bytes, so versions derived from them are stable.
+    /// The canonical JSON of a document (`CanonicalJSON`): the same document always gives
+    /// the same bytes, so versions derived from them are stable.
     public static func canonicalJSON(_ value: ConfigValue) -> String {
-        json(value).text
-    }
-
-    static func json(_ value: ConfigValue) -> JSON {
-        switch value {
-        case .string(let s): return .string(s)
-        case .number(let n):
-            if let i = Int(n) { return .int(i) }
-            if let d = Double(n) { return .double(d) }
-            return .string(n)
-        case .bool(let b): return .bool(b)
-        case .null: return .null
-        case .list(let items): return .array(items.map(json))
-        case .map(let pairs):
-            return .object(pairs.sorted { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }.map { ($0.0, json($0.1)) })
-        }
+        CanonicalJSON.encode(CanonicalJSON.canonical(value))
     }
 
     /// A content hash (FNV-1a, 64 bits, hex) for providers that keep no versions of their own.

@@ -1,3 +1,4 @@
+import AmbitCore
 /// How an `AccessLogRecord` becomes one line of text (without the trailing newline).
 public enum AccessLogFormat: String, Sendable, CaseIterable {
     /// logfmt: `key=value key="value with spaces"`. Missing values are `-`, like Istio's
@@ -83,10 +84,10 @@ public enum AccessLogFormat: String, Sendable, CaseIterable {
         var line = "{"
         for (index, field) in record.fields.enumerated() {
             if index > 0 { line += "," }
-            appendJSONString(field.key, to: &line)
+            JSON.quote(field.key, into: &line)
             line += ":"
             switch field.value {
-            case .string(let text): appendJSONString(text, to: &line)
+            case .string(let text): JSON.quote(text, into: &line)
             case .integer(let number): line += String(number)
             case .double(let number): line += formatDouble(number) ?? "null"
             case .missing: line += "null"
@@ -96,29 +97,6 @@ public enum AccessLogFormat: String, Sendable, CaseIterable {
         return line
     }
 
-    /// RFC 8259 string escaping: quote, backslash and every control character below U+0020
-    /// are escaped; everything else, including non-ASCII, is written as UTF-8.
-    private static func appendJSONString(_ text: String, to line: inout String) {
-        line += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": line += "\\\""
-            case "\\": line += "\\\\"
-            case "\n": line += "\\n"
-            case "\r": line += "\\r"
-            case "\t": line += "\\t"
-            case "\u{08}": line += "\\b"
-            case "\u{0C}": line += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    appendUnicodeEscape(scalar.value, to: &line)
-                } else {
-                    line.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        line += "\""
-    }
 
     // MARK: - Shared
 
