@@ -4,17 +4,6 @@ import AmbitIdentity
 import GRPCNIOTransportHTTP2
 import X509
 
-extension SpiffeVerifier {
-    /// This verifier as the peer check of `ControlPlaneTLS`: the chain must prove a SPIFFE
-    /// ID of the trust domain, and one of `expected` when given.
-    public func peerCheck(expected: Set<SpiffeID>?) -> ControlPlaneTLS.PeerCheck {
-        { der in
-            let chain = try der.map { try Certificate(derEncoded: $0) }
-            _ = try await self.verify(chain: chain, expected: expected).get()
-        }
-    }
-}
-
 extension ControlPlaneTLS {
     /// The control plane's server security: its own certificate, any verified mesh
     /// identity as client (the push and the CA decide what each may do).

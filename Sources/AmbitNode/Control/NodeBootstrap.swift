@@ -159,7 +159,7 @@ public enum NodeBootstrap {
         let joinAddress = HostPort(host: configuration.control.host, port: configuration.joinPort)
         let security = ControlPlaneTLS.joinClient(
             trustRootsPEM: try roots.pemString(),
-            verifyPeer: NodeControlPlane.peerCheck(SpiffeVerifier(trustBundle: roots, clock: clock), expected: controlID))
+            verifyPeer: SpiffeVerifier(trustBundle: roots, clock: clock).peerCheck(expected: [controlID]))
         do {
             let response = try await NodeControlPlane.call(target: joinAddress, security: security) { [request] client, options in
                 try await client.join(request, options: options)

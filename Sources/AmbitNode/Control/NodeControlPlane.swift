@@ -109,7 +109,7 @@ public final class NodeControlPlane: Sendable {
         return ControlPlaneTLS.client(
             certificateChainPEM: try certificate.chainPEM(), privateKeyPEM: certificate.privateKeyPEM,
             trustRootsPEM: try bundle.pemString(),
-            verifyPeer: Self.peerCheck(SpiffeVerifier(trustBundle: bundle, clock: clock), expected: controlID))
+            verifyPeer: SpiffeVerifier(trustBundle: bundle, clock: clock).peerCheck(expected: [controlID]))
     }
 
     /// A certificate for `identity` (a workload's, or the node's own), from a CSR made
@@ -172,15 +172,6 @@ public final class NodeControlPlane: Sendable {
         // Expiry, signatures and the SPIFFE rules, as any peer will check them.
         _ = try await SpiffeVerifier(trustBundle: bundle, clock: clock).verify(chain: certificate.chain, expected: [expected]).get()
         return (certificate, bundle)
-    }
-
-    /// The mesh verifier as a TLS peer check expecting `expected` (as AmbitControl's
-    /// `SpiffeVerifier.peerCheck`, which this module cannot import).
-    static func peerCheck(_ verifier: SpiffeVerifier, expected: SpiffeID) -> ControlPlaneTLS.PeerCheck {
-        { der in
-            let chain = try der.map { try Certificate(derEncoded: $0) }
-            _ = try await verifier.verify(chain: chain, expected: [expected]).get()
-        }
     }
 
     /// A failed call as the identity layer's error, keeping the server's own sentence: a
