@@ -1,4 +1,5 @@
 import AmbitCore
+import AmbitIdentity
 import Crypto
 import FoundationEssentials
 import Glibc
@@ -126,7 +127,7 @@ public final class JoinTokens: Sendable {
             case .waypoint(let ns, let gw): return "\(entry.digest) \(Int(entry.expiresAt)) waypoint \(ns) \(gw)\n"
             }
         }.joined()
-        try SecureFile.writeAtomically(text, to: path)
+        try AtomicFile.write(text, to: path, mode: 0o600)
     }
 
     static func parse(_ line: Substring) -> Entry? {
@@ -136,31 +137,6 @@ public final class JoinTokens: Sendable {
         case "node": return Entry(digest: f[0], grant: .node(name: f[3]), expiresAt: expires)
         case "waypoint" where f.count == 5: return Entry(digest: f[0], grant: .waypoint(namespace: f[3], gateway: f[4]), expiresAt: expires)
         default: return nil
-        }
-    }
-}
-
-/// Writes private files: temporary file with mode 0600, fsync, rename.
-enum SecureFile {
-    static func writeAtomically(_ text: String, to path: String) throws {
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ControlError(.storage, "cannot write \(temporary): \(String(cString: strerror(errno)))") }
-        let bytes = Array(text.utf8)
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                close(fd)
-                throw ControlError(.storage, "cannot write \(temporary): \(String(cString: strerror(errno)))")
-            }
-            written += n
-        }
-        fsync(fd)
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            throw ControlError(.storage, "cannot rename \(temporary) to \(path): \(String(cString: strerror(errno)))")
         }
     }
 }

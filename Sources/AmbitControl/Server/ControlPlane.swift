@@ -151,7 +151,7 @@ public final class ControlPlane: Sendable {
         let config = ClientConfig(
             server: configuration.advertise, trustDomain: configuration.trustDomain, caPEM: try ca.trustBundle.pemString(),
             certificatePEM: try admin.chainPEM(), keyPEM: admin.privateKeyPEM)
-        try SecureFile.writeAtomically(config.text, to: path)
+        try AtomicFile.write(config.text, to: path, mode: 0o600)
         logger.info("wrote the admin credentials", metadata: ["path": "\(path)"])
     }
 

@@ -22,31 +22,6 @@ enum PEMFiles {
 
     /// Writes `contents` to `path` atomically (temp file + rename) with `mode`.
     static func write(_ contents: String, to path: String, mode: mode_t) throws(IdentityError) {
-        let temp = path + ".tmp-\(getpid())"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, mode)
-        guard fd >= 0 else {
-            throw IdentityError(.file, "cannot create \(temp): \(String(cString: strerror(errno))); check the directory exists and is writable")
-        }
-        let bytes = Array(contents.utf8)
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let reason = String(cString: strerror(errno))
-                close(fd)
-                unlink(temp)
-                throw IdentityError(.file, "cannot write \(temp): \(reason)")
-            }
-            written += n
-        }
-        fchmod(fd, mode)
-        fsync(fd)
-        close(fd)
-        guard rename(temp, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temp)
-            throw IdentityError(.file, "cannot move \(temp) to \(path): \(reason)")
-        }
+        try AtomicFile.write(contents, to: path, mode: mode)
     }
 }
