@@ -130,31 +130,9 @@ extension PodProxy {
             if case .deny(let reason) = AuthorizationEvaluator.evaluate(snapshot.authorizationPolicies(for: me), facts) {
                 return refuse("AuthorizationPolicyDenied", reason)
             }
-            self.context.telemetry.connectionOpened(report)
-            self.network.dial(destination, on: inbound.eventLoop).whenComplete { result in
-                switch result {
-                case .failure(let error):
-                    report.responseFlag = "ConnectionFailure"
-                    report.reason = "\(error)"
-                    report.durationSeconds = self.context.clock.now() - started
-                    self.context.telemetry.connectionClosed(report)
-                    inbound.reset()
-                case .success(let app):
-                    self.connections.add(
-                        direction: .inbound, mode: "plaintext", source: report.sourceAddress ?? "-",
-                        destination: destination.hostPort, peerIdentity: nil, authorization: facts, channel: inbound,
-                        now: started)
-                    TCPRelay.join(inbound, app).whenComplete { result in
-                        if case .success(let stats) = result {
-                            report.bytesFromSource = stats.bytesFromFirst
-                            report.bytesToSource = stats.bytesFromSecond
-                            report.reason = stats.failure
-                        }
-                        report.durationSeconds = self.context.clock.now() - started
-                        self.context.telemetry.connectionClosed(report)
-                    }
-                }
-            }
+            self.relayPlain(
+                inbound, to: destination, direction: .inbound, mode: "plaintext", authorization: facts, report: report,
+                started: started)
         }
     }
 }

@@ -58,34 +58,8 @@ extension PodProxy {
     }
 
     private func passthrough(_ inbound: Channel, to ip: IPAddress, port: Int, report: ConnectionReport, started: Double) {
-        var report = report
         guard let address = try? SocketAddress(ipAddress: ip.description, port: port) else { return inbound.reset() }
-        context.telemetry.connectionOpened(report)
-        network.dial(address, on: inbound.eventLoop).whenComplete { result in
-            switch result {
-            case .failure(let error):
-                report.responseFlag = "ConnectionFailure"
-                report.reason = "\(error)"
-                report.durationSeconds = self.context.clock.now() - started
-                self.context.telemetry.connectionClosed(report)
-                inbound.reset()
-            case .success(let upstream):
-                self.connections.add(
-                    direction: .outbound, mode: "passthrough", source: report.sourceAddress ?? "-",
-                    destination: report.destinationAddress, peerIdentity: nil, authorization: nil, channel: inbound,
-                    now: started)
-                TCPRelay.join(inbound, upstream).whenComplete { result in
-                    if case .success(let stats) = result {
-                        report.bytesFromSource = stats.bytesFromFirst
-                        report.bytesToSource = stats.bytesFromSecond
-                        report.reason = stats.failure
-                        if stats.failure != nil { report.responseFlag = "ConnectionTermination" }
-                    }
-                    report.durationSeconds = self.context.clock.now() - started
-                    self.context.telemetry.connectionClosed(report)
-                }
-            }
-        }
+        relayPlain(inbound, to: address, direction: .outbound, mode: "passthrough", authorization: nil, report: report, started: started)
     }
 
     private func tunnel(
