@@ -21,12 +21,20 @@ public final class Registry: Sendable {
     }
 
     public let store: any ResourceStore
-    private let current: NIOLockedValueBox<(revision: UInt64, snapshot: MeshSnapshot)>
+    /// The store decoded once per revision: every apply checks the mesh it would make
+    /// against these, rather than decoding the whole store again.
+    private struct Decoded: Sendable {
+        var revision: UInt64
+        var resources: [ResourceKey: Resource]
+        var snapshot: MeshSnapshot
+    }
+    private let current: NIOLockedValueBox<Decoded>
 
     public init(store: any ResourceStore) throws {
         self.store = store
         let snap = store.snapshot()
-        current = NIOLockedValueBox((snap.revision, try Self.meshSnapshot(snap.resources)))
+        let resources = Self.decode(snap.resources)
+        current = NIOLockedValueBox(Decoded(revision: snap.revision, resources: resources, snapshot: try MeshSnapshot(Array(resources.values))))
     }
 
     /// The mesh as stored now.
@@ -59,8 +67,7 @@ public final class Registry: Sendable {
         }
         // The mesh after the batch must still hold together.
         var after = Dictionary(uniqueKeysWithValues: store.snapshot().resources.map { ($0.key, $0) })
-        var resources: [ResourceKey: Resource] = [:]
-        for (key, stored) in after { resources[key] = try? ResourceDecoder.decode(stored.document) }
+        var resources = refreshed().resources
         for (key, resource) in typed { resources[key] = resource }
         do { _ = try MeshSnapshot(Array(resources.values)) } catch var error {
             error.file = file
@@ -110,7 +117,7 @@ public final class Registry: Sendable {
         top[metaIndex].1 = .map(meta)
         let document = ConfigValue.map(top)
         let resource = try ResourceDecoder.decode(document)
-        var resources = Dictionary(uniqueKeysWithValues: store.snapshot().resources.compactMap { r in (try? ResourceDecoder.decode(r.document)).map { (r.key, $0) } })
+        var resources = refreshed().resources
         resources[key] = resource
         _ = try MeshSnapshot(Array(resources.values))
         try store.apply([.put(StoredResource(key: key, labels: labels, document: document), expectedVersion: stored.resourceVersion)])
@@ -136,12 +143,16 @@ public final class Registry: Sendable {
         return .configured
     }
 
-    static func meshSnapshot(_ stored: [StoredResource]) throws -> MeshSnapshot {
-        try MeshSnapshot(stored.compactMap { try? ResourceDecoder.decode($0.document) })
+    /// Stored documents were validated when written; one that no longer decodes (a schema
+    /// change) is left out rather than taking the whole mesh down.
+    static func decode(_ stored: [StoredResource]) -> [ResourceKey: Resource] {
+        var out: [ResourceKey: Resource] = [:]
+        for r in stored { out[r.key] = try? ResourceDecoder.decode(r.document) }
+        return out
     }
 
     @discardableResult
-    private func refreshed() -> (revision: UInt64, snapshot: MeshSnapshot) {
+    private func refreshed() -> Decoded {
         let revision = store.revision
         let cached = current.withLockedValue { $0 }
         if cached.revision == revision { return cached }
@@ -149,10 +160,13 @@ public final class Registry: Sendable {
     }
 
     @discardableResult
-    private func refresh() -> (revision: UInt64, snapshot: MeshSnapshot) {
+    private func refresh() -> Decoded {
         let snap = store.snapshot()
-        let built = (try? Self.meshSnapshot(snap.resources)) ?? current.withLockedValue { $0.snapshot }
-        current.withLockedValue { $0 = (snap.revision, built) }
-        return (snap.revision, built)
+        let resources = Self.decode(snap.resources)
+        let previous = current.withLockedValue { $0.snapshot }
+        let built = Decoded(
+            revision: snap.revision, resources: resources, snapshot: (try? MeshSnapshot(Array(resources.values))) ?? previous)
+        current.withLockedValue { $0 = built }
+        return built
     }
 }
