@@ -156,6 +156,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `ambit waypoint`: the per-namespace L7 proxy (routing, resilience, L7 policy, tracing).
+        .target(
+            name: "AmbitWaypoint",
+            dependencies: [
+                "AmbitCore", "AmbitIdentity", "AmbitTunnel", "AmbitTelemetry", "AmbitAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Test-only: applies batches to a store in a loop so a test can kill -9 it mid-write.
         .executableTarget(
             name: "ambit-store-stress",
@@ -183,7 +197,7 @@ let package = Package(
                 "AmbitCore",
                 "AmbitIdentity",
                 "AmbitTunnel",
-                "AmbitNode", "AmbitControl", "AmbitAPI",
+                "AmbitNode", "AmbitControl", "AmbitAPI", "AmbitWaypoint",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -253,11 +267,21 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        .testTarget(
+            name: "AmbitWaypointTests",
+            dependencies: [
+                "AmbitWaypoint", "AmbitCore", "AmbitTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Real network namespaces, veth links, nftables and daemons: root only.
         .testTarget(
             name: "AmbitIntegrationTests",
             dependencies: [
-                "AmbitNode", "AmbitRedirect", "AmbitCore", "AmbitTesting", "AmbitControl", "AmbitAPI",
+                "AmbitNode", "AmbitRedirect", "AmbitCore", "AmbitTesting", "AmbitControl", "AmbitAPI", "AmbitWaypoint",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
