@@ -1,3 +1,4 @@
+import AmbitAPI
 import AmbitCore
 import AmbitIdentity
 import AmbitRedirect

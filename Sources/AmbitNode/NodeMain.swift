@@ -1,3 +1,4 @@
+import AmbitAPI
 import AmbitCore
 import AmbitTelemetry
 import Logging

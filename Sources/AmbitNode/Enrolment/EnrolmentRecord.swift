@@ -1,3 +1,4 @@
+import AmbitAPI
 import Glibc
 
 /// The daemon's memory of which pod namespaces it put rules into, kept in its state

@@ -5,15 +5,22 @@ import NIOConcurrencyHelpers
 
 /// Where a data-plane process learns the mesh: workloads, services, policies.
 ///
-/// The node daemon does not care whether a snapshot came from a file or, later, from the
-/// control plane; both feed the same stream. A source only ever yields snapshots that
+/// The node daemon and the waypoint do not care whether a snapshot came from a file or
+/// from the control plane; both feed the same stream. A source only ever yields snapshots that
 /// validated: a bad update is logged and the last good snapshot stays in force.
 public protocol ConfigSource: Sendable {
     /// The current snapshot first, then each accepted change.
     func snapshots() -> AsyncStream<MeshSnapshot>
 }
 
-/// Reads the mesh from a YAML/JSON file and watches it for changes (`ambit node --config`).
+/// Why a config file could not be used: the file, document, field and reason, as one sentence.
+public struct ConfigSourceError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Reads the mesh from a YAML/JSON file and watches it for changes (`--config`).
 ///
 /// The file is polled (mtime, size, inode), which also catches editors that replace the
 /// file instead of writing it and works on every filesystem; a config change takes effect
@@ -23,7 +30,7 @@ public final class FileConfigSource: ConfigSource {
     private let pollInterval: Double
     private let logger: Logger
 
-    public init(path: String, pollInterval: Double = 0.5, logger: Logger = Logger(label: "ambit.node.config")) {
+    public init(path: String, pollInterval: Double = 0.5, logger: Logger = Logger(label: "ambit.config")) {
         self.path = path
         self.pollInterval = pollInterval
         self.logger = logger
@@ -36,7 +43,7 @@ public final class FileConfigSource: ConfigSource {
         do {
             return try MeshSnapshot(try ResourceDecoder.decodeFile(text, file: path))
         } catch {
-            throw NodeError(.badConfig, "\(error)")
+            throw ConfigSourceError("\(error)")
         }
     }
 
@@ -67,9 +74,9 @@ public final class FileConfigSource: ConfigSource {
         }
     }
 
-    static func read(_ path: String) throws -> String {
+    package static func read(_ path: String) throws -> String {
         guard let file = fopen(path, "r") else {
-            throw NodeError(.badConfig, "cannot read the config file \(path): \(String(cString: strerror(errno)))")
+            throw ConfigSourceError("cannot read the config file \(path): \(String(cString: strerror(errno)))")
         }
         defer { fclose(file) }
         var bytes: [UInt8] = []
@@ -78,7 +85,7 @@ public final class FileConfigSource: ConfigSource {
             let n = fread(&buffer, 1, buffer.count, file)
             if n > 0 { bytes.append(contentsOf: buffer[0..<n]) }
             if n < buffer.count { break }
-            if bytes.count > 64 << 20 { throw NodeError(.badConfig, "the config file \(path) is larger than 64 MiB") }
+            if bytes.count > 64 << 20 { throw ConfigSourceError("the config file \(path) is larger than 64 MiB") }
         }
         return String(decoding: bytes, as: UTF8.self)
     }
@@ -116,16 +123,16 @@ public final class StaticConfigSource: ConfigSource {
 
 /// The latest snapshot (once there is one) and every later one, to any number of
 /// subscribers; each new subscriber gets the latest at once.
-final class SnapshotBroadcast: Sendable {
+package final class SnapshotBroadcast: Sendable {
     private let state: NIOLockedValueBox<(current: MeshSnapshot?, continuations: [Int: AsyncStream<MeshSnapshot>.Continuation], next: Int)>
 
-    init(_ snapshot: MeshSnapshot? = nil) {
+    package init(_ snapshot: MeshSnapshot? = nil) {
         state = NIOLockedValueBox((snapshot, [:], 0))
     }
 
-    var current: MeshSnapshot? { state.withLockedValue { $0.current } }
+    package var current: MeshSnapshot? { state.withLockedValue { $0.current } }
 
-    func publish(_ snapshot: MeshSnapshot) {
+    package func publish(_ snapshot: MeshSnapshot) {
         let continuations = state.withLockedValue { s in
             s.current = snapshot
             return Array(s.continuations.values)
@@ -133,7 +140,7 @@ final class SnapshotBroadcast: Sendable {
         for c in continuations { c.yield(snapshot) }
     }
 
-    func subscribe() -> AsyncStream<MeshSnapshot> {
+    package func subscribe() -> AsyncStream<MeshSnapshot> {
         AsyncStream { continuation in
             let id = state.withLockedValue { s -> Int in
                 s.next += 1
