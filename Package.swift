@@ -170,6 +170,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `ambit install`: systemd units with the least privilege each process needs.
+        .target(name: "AmbitInstall"),
         // Test-only: applies batches to a store in a loop so a test can kill -9 it mid-write.
         .executableTarget(
             name: "ambit-store-stress",
@@ -197,7 +199,7 @@ let package = Package(
                 "AmbitCore",
                 "AmbitIdentity",
                 "AmbitTunnel",
-                "AmbitNode", "AmbitControl", "AmbitAPI", "AmbitWaypoint",
+                "AmbitNode", "AmbitControl", "AmbitAPI", "AmbitWaypoint", "AmbitInstall",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -277,6 +279,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "AmbitInstallTests", dependencies: ["AmbitInstall"]),
         // Real network namespaces, veth links, nftables and daemons: root only.
         .testTarget(
             name: "AmbitIntegrationTests",

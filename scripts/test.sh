@@ -14,8 +14,9 @@ source scripts/lib/common.sh
 ensure_swift
 # openssl: the CLI test inspects issued certificates with it. libnftables-dev: the node
 # daemon links libnftables. nftables, iproute2, tcpdump: the topology tests list rules,
-# build namespaces and capture the node-to-node link.
-ensure_debian_packages openssl ca-certificates libnftables-dev nftables iproute2 tcpdump
+# build namespaces and capture the node-to-node link. systemd: systemd-analyze verifies
+# the units `ambit install` writes.
+ensure_debian_packages openssl ca-certificates libnftables-dev nftables iproute2 tcpdump systemd
 
 mkdir -p .build
 run_logged "building Ambit and its tests (debug)" .build/test-build.log swift build --build-tests
