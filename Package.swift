@@ -279,7 +279,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "AmbitInstallTests", dependencies: ["AmbitInstall"]),
+        .testTarget(name: "AmbitInstallTests", dependencies: ["AmbitInstall", .product(name: "Yams", package: "Yams")]),
         // Real network namespaces, veth links, nftables and daemons: root only.
         .testTarget(
             name: "AmbitIntegrationTests",

@@ -12,7 +12,7 @@ import Testing
             Issue.record("systemd-analyze is missing: install Debian's systemd package (scripts/test.sh does)")
             return
         }
-        let ambit = try builtAmbit()
+        let ambit = try TestBinaries.ambit()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ambit-units-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var units = SystemdUnits()
@@ -21,7 +21,7 @@ import Testing
         units.control.user = "root"  // verify checks the user exists; CI has no 'ambit' user
         let paths = try SystemdInstaller(units: units).writeUnits(.all, to: directory)
         #expect(paths.count == 2)
-        let (status, output) = try run(analyze, ["verify"] + paths)
+        let (status, output) = try TestBinaries.run(analyze, ["verify"] + paths)
         #expect(status == 0, "systemd-analyze verify failed:\n\(output)")
         // verify exits 0 on an unknown key or a value it cannot parse (it ignores the line),
         // so any output at all is a failure: a clean unit prints nothing.
@@ -61,31 +61,18 @@ import Testing
         #expect(paths == ["\(directory)/ambit-node.service"])
     }
 
+    /// config/systemd/ carries the default units for people who read before they install;
+    /// they must be exactly what `ambit install systemd --output config/systemd` writes.
+    @Test func committedUnitsMatchTheRenderedDefaults() throws {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("config/systemd").path
+        let units = SystemdUnits()
+        let control = try String(contentsOfFile: "\(directory)/\(SystemdUnits.controlUnitName)", encoding: .utf8)
+        let node = try String(contentsOfFile: "\(directory)/\(SystemdUnits.nodeUnitName)", encoding: .utf8)
+        #expect(control == units.controlUnit, "config/systemd/ambit-control.service is stale: run `ambit install systemd --output config/systemd`")
+        #expect(node == units.nodeUnit, "config/systemd/ambit-node.service is stale: run `ambit install systemd --output config/systemd`")
+    }
+
     func lines(_ text: String) -> [String] { text.split(separator: "\n").map(String.init) }
 
-    func builtAmbit() throws -> String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var directory = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        // The test bundle runs from .build/<triple>/debug (or inside an .xctest directory).
-        for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("ambit").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            directory = directory.deletingLastPathComponent()
-        }
-        struct Missing: Error, CustomStringConvertible { var description: String }
-        throw Missing(description: "the ambit binary is not next to the tests: run `swift build --build-tests` first")
-    }
-
-    func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
 }
