@@ -113,13 +113,26 @@ public struct MeshSnapshot: Sendable {
     public func workload(at address: IPAddress) -> Workload? { workloadByAddress[address] }
     public func service(at address: IPAddress) -> Service? { serviceByAddress[address] }
 
+    /// A workload's SPIFFE identity. A waypoint's comes from the Gateway it serves, never
+    /// from its `serviceAccount` field, so the identity a node expects of a waypoint is the
+    /// one the control plane issues to it.
     public func identity(of workload: Workload) -> SpiffeID? {
-        try? SpiffeID(trustDomain: mesh.trustDomain, namespace: workload.metadata.namespace, serviceAccount: workload.serviceAccount)
+        if let gateway = workload.metadata.labels[MeshLabels.gatewayName] {
+            return waypointIdentity(namespace: workload.metadata.namespace, gateway: gateway)
+        }
+        return try? SpiffeID(trustDomain: mesh.trustDomain, namespace: workload.metadata.namespace, serviceAccount: workload.serviceAccount)
+    }
+
+    /// `spiffe://<td>/ns/<namespace>/sa/<gateway>`.
+    public func waypointIdentity(namespace: String, gateway: String) -> SpiffeID? {
+        try? SpiffeID(trustDomain: mesh.trustDomain, namespace: namespace, serviceAccount: MeshLabels.waypointServiceAccount(gateway: gateway))
     }
 
     /// Opt-in by label: `ambient` on the workload or its namespace enrols it; `none` on the
-    /// workload opts it out.
+    /// workload opts it out. A waypoint is never enrolled: it terminates HBONE itself, and
+    /// capturing its traffic would tunnel its tunnels.
     public func isEnrolled(_ workload: Workload) -> Bool {
+        if workload.metadata.labels[MeshLabels.gatewayName] != nil { return false }
         switch workload.metadata.labels[MeshLabels.dataplaneMode] {
         case MeshLabels.none: return false
         case MeshLabels.ambient: return true
