@@ -16,6 +16,8 @@ ensure_swift
 # daemon links libnftables. nftables, iproute2, tcpdump: the topology tests list rules,
 # build namespaces and capture the node-to-node link.
 ensure_debian_packages openssl ca-certificates libnftables-dev nftables iproute2 tcpdump
+# The tracing tests export spans to a real OTLP/gRPC receiver (Python, official protos).
+ensure_otlp_receiver
 
 mkdir -p .build
 run_logged "building Ambit and its tests (debug)" .build/test-build.log swift build --build-tests
