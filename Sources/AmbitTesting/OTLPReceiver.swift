@@ -76,10 +76,11 @@ public final class OTLPReceiver: Sendable {
 
     /// Starts the receiver on a kernel-chosen loopback port and waits until it listens.
     /// Throws a message naming what is missing when Python or its packages are not there.
-    public static func start(timeout: Double = 20) async throws -> OTLPReceiver {
+    /// `python` overrides the interpreter (default: AMBIT_OTLP_RECEIVER_PYTHON, else the venv).
+    public static func start(python: String? = nil, timeout: Double = 20) async throws -> OTLPReceiver {
         let root = packageRoot()
         let script = root + "/scripts/lib/otlp_receiver.py"
-        let python = ProcessInfo.processInfo.environment["AMBIT_OTLP_RECEIVER_PYTHON"]
+        let python = python ?? ProcessInfo.processInfo.environment["AMBIT_OTLP_RECEIVER_PYTHON"]
             ?? root + "/.build/otlp-receiver-venv/bin/python3"
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw TestFailure(
@@ -106,13 +107,15 @@ public final class OTLPReceiver: Sendable {
                 return OTLPReceiver(port: port, process: process, spansPath: spans, directory: directory)
             }
             if let status = process.exitStatus {
+                let output = process.output  // read before its files go
                 try? FileManager.default.removeItem(atPath: directory)
-                throw TestFailure("the OTLP test receiver (\(python) \(script)) ended with \(status) before listening: \(process.output)")
+                throw TestFailure("the OTLP test receiver (\(python) \(script)) ended with \(status) before listening: \(output)")
             }
             if Date() >= deadline {
                 await process.terminate()
+                let output = process.output
                 try? FileManager.default.removeItem(atPath: directory)
-                throw TestFailure("the OTLP test receiver did not start listening within \(timeout) s: \(process.output)")
+                throw TestFailure("the OTLP test receiver did not start listening within \(timeout) s: \(output)")
             }
             try await Task.sleep(nanoseconds: 20_000_000)
         }

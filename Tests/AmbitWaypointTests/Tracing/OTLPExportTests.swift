@@ -32,7 +32,7 @@ struct OTLPExportTests {
             // Rate 0: only the client's "sampled" flag can make this request sampled.
             let tracer = RequestTracer(sink: exporter, sampler: TraceSampler(rate: 0))
 
-            var head = requestHead([("traceparent", "00-\(clientTrace)-\(clientSpan)-01")])
+            var head = tracingRequestHead([("traceparent", "00-\(clientTrace)-\(clientSpan)-01")])
             let trace = tracer.begin(&head, sourcePrincipal: "spiffe://cluster.local/ns/shop/sa/web")
             let upstreamParent = try forwardedTraceParent(head)
             trace.end(status: 503, responseFlags: "UF", upstreamCluster: "outbound|8080||cart.shop.svc.cluster.local")
@@ -56,7 +56,7 @@ struct OTLPExportTests {
             #expect(span.endTimeUnixNano >= span.startTimeUnixNano && span.startTimeUnixNano > 0)
 
             // The same request marked "not sampled" by its client is propagated, not exported.
-            var unsampled = requestHead([("traceparent", "00-\(clientTrace)-1111111111111111-00")])
+            var unsampled = tracingRequestHead([("traceparent", "00-\(clientTrace)-1111111111111111-00")])
             let quiet = tracer.begin(&unsampled)
             #expect(!quiet.isExported)
             quiet.end(status: 200)
@@ -77,7 +77,7 @@ struct OTLPExportTests {
         do {
             let (exporter, running) = try await startExporter(receiver)
             let tracer = RequestTracer(sink: exporter, sampler: TraceSampler(rate: 1))
-            var head = requestHead([("x-b3-sampled", "1")])
+            var head = tracingRequestHead([("x-b3-sampled", "1")])
             let trace = tracer.begin(&head)
             trace.end(status: 200)
             let upstream = try forwardedTraceParent(head)
@@ -101,7 +101,7 @@ struct OTLPExportTests {
             // A batch delay far beyond the test: only the shutdown flush can deliver the span.
             let (exporter, running) = try await startExporter(receiver, scheduleDelay: .seconds(600))
             let tracer = RequestTracer(sink: exporter, sampler: TraceSampler(rate: 1))
-            var head = requestHead([])
+            var head = tracingRequestHead([])
             tracer.begin(&head).end(status: 201)
             try await Task.sleep(nanoseconds: 200_000_000)
             #expect(try receiver.spans().isEmpty)
@@ -109,7 +109,7 @@ struct OTLPExportTests {
             try await running.value
             _ = try await receiver.waitForSpan(timeout: 5) { $0.attributes["http.response.status_code"] == "201" }
             // Stopped: spans are refused (and counted), requests still propagate.
-            var late = requestHead([])
+            var late = tracingRequestHead([])
             #expect(!tracer.begin(&late).isExported)
             #expect(late.headers.contains(name: "traceparent"))
             #expect(exporter.statistics.refused == 1)
@@ -127,6 +127,41 @@ struct OTLPExportTests {
         let start = ServerSpanStart(name: "x", parent: nil, startNanosecondsSinceEpoch: 1, attributes: [:])
         #expect(exporter.startServerSpan(start) == nil)
         #expect(exporter.statistics.refused == 1)
+    }
+
+    @Test func aMissingReceiverInterpreterIsNamedWithTheFix() async {
+        await #expect {
+            _ = try await OTLPReceiver.start(python: "/nonexistent/ambit-venv/bin/python3")
+        } throws: { error in
+            let message = "\(error)"
+            return message.contains("/nonexistent/ambit-venv/bin/python3") && message.contains("ensure_otlp_receiver")
+                && message.contains("opentelemetry-proto")
+        }
+    }
+
+    @Test func anInterpreterWithoutThePackagesIsReportedBeforeTheTestWaits() async throws {
+        // The system Python (no grpcio in it) gets as far as importing, then says what to install.
+        let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let python, !Self.hasGRPC(python) else { return }
+        await #expect {
+            _ = try await OTLPReceiver.start(python: python, timeout: 10)
+        } throws: { error in
+            "\(error)".contains("ensure_otlp_receiver") && "\(error)".contains("ended with exit status 3")
+        }
+    }
+
+    static func hasGRPC(_ python: String) -> Bool {
+        let prefix = NSTemporaryDirectory() + "ambit-grpc-probe-\(getpid())"
+        defer {
+            try? FileManager.default.removeItem(atPath: prefix + ".out")
+            try? FileManager.default.removeItem(atPath: prefix + ".err")
+        }
+        guard let process = try? TestProcess.spawn([python, "-c", "import grpc"], outputPrefix: prefix) else { return true }
+        let status = (0..<500).lazy.compactMap { _ -> AmbitTesting.ExitStatus? in
+            usleep(10_000)
+            return process.exitStatus
+        }.first
+        return status == .exited(0)
     }
 
     @Test(arguments: ["127.0.0.1:4317", "grpc://collector:4317", "collector"])

@@ -13,7 +13,7 @@ struct RequestTracerTests {
 
     @Test func aSampledW3CRequestGetsTheWaypointSpanAsTheUpstreamsParent() throws {
         let sink = RecordingSpanSink()
-        var head = requestHead([
+        var head = tracingRequestHead([
             ("traceparent", "00-\(clientTrace)-\(clientSpan)-01"), ("tracestate", "congo=t61rcWkgMzE"),
             ("x-request-id", "req-7"),
         ])
@@ -41,7 +41,7 @@ struct RequestTracerTests {
 
     @Test func endRecordsTheOutcomeAndMarks5xxAsAnError() throws {
         let sink = RecordingSpanSink()
-        var head = requestHead([("traceparent", "00-\(clientTrace)-\(clientSpan)-01")])
+        var head = tracingRequestHead([("traceparent", "00-\(clientTrace)-\(clientSpan)-01")])
         let trace = tracer(sink).begin(&head)
         clock.advance(by: 0.25)
         trace.end(status: 503, responseFlags: "UO", upstreamCluster: "outbound|8080||cart.shop.svc.cluster.local", route: "cart")
@@ -60,7 +60,7 @@ struct RequestTracerTests {
 
     @Test func anUnsampledRequestStillPropagatesWithANewSpanID() throws {
         let sink = RecordingSpanSink()
-        var head = requestHead([("traceparent", "00-\(clientTrace)-\(clientSpan)-00")])
+        var head = tracingRequestHead([("traceparent", "00-\(clientTrace)-\(clientSpan)-00")])
         let trace = tracer(sink, rate: 1).begin(&head)
         #expect(sink.recorded.isEmpty)
         let out = try forwardedTraceParent(head)
@@ -74,7 +74,7 @@ struct RequestTracerTests {
 
     @Test func b3MultiIsAnsweredInB3AndW3C() throws {
         let sink = RecordingSpanSink()
-        var head = requestHead([
+        var head = tracingRequestHead([
             ("x-b3-traceid", "a3ce929d0e0e4736"), ("x-b3-spanid", clientSpan),
             ("x-b3-parentspanid", "1111111111111111"), ("x-b3-sampled", "1"),
         ])
@@ -90,7 +90,7 @@ struct RequestTracerTests {
     }
 
     @Test func b3SingleIsRewrittenInPlace() throws {
-        var head = requestHead([("b3", "\(clientTrace)-\(clientSpan)-0")])
+        var head = tracingRequestHead([("b3", "\(clientTrace)-\(clientSpan)-0")])
         let trace = tracer(RecordingSpanSink(), rate: 1).begin(&head)
         let span = try #require(trace.context?.spanID)
         #expect(head.headers["b3"] == ["\(clientTrace)-\(span.hex)-0-\(clientSpan)"])
@@ -98,7 +98,7 @@ struct RequestTracerTests {
     }
 
     @Test func b3DebugTravelsOn() throws {
-        var head = requestHead([("x-b3-traceid", clientTrace), ("x-b3-spanid", clientSpan), ("x-b3-flags", "1")])
+        var head = tracingRequestHead([("x-b3-traceid", clientTrace), ("x-b3-spanid", clientSpan), ("x-b3-flags", "1")])
         let sink = RecordingSpanSink()
         _ = tracer(sink, rate: 0).begin(&head)
         #expect(sink.recorded.count == 1)
@@ -108,7 +108,7 @@ struct RequestTracerTests {
 
     @Test func aRequestWithoutATraceStartsOneAndGetsARequestID() throws {
         let sink = RecordingSpanSink()
-        var head = requestHead([])
+        var head = tracingRequestHead([])
         let trace = tracer(sink, rate: 1).begin(&head)
         let span = try #require(sink.recorded.first)
         #expect(span.start.parent == nil)
@@ -120,8 +120,8 @@ struct RequestTracerTests {
     }
 
     @Test func unsampledRootsUseTheInjectedRandomSource() throws {
-        var first = requestHead([])
-        var second = requestHead([])
+        var first = tracingRequestHead([])
+        var second = tracingRequestHead([])
         _ = tracer(RecordingSpanSink(), rate: 0, seed: 5).begin(&first)
         _ = tracer(RecordingSpanSink(), rate: 0, seed: 5).begin(&second)
         #expect(first.headers["traceparent"] == second.headers["traceparent"])
@@ -130,7 +130,7 @@ struct RequestTracerTests {
     }
 
     @Test func aFullSinkStillPropagatesTheSampledDecision() throws {
-        var head = requestHead([("traceparent", "00-\(clientTrace)-\(clientSpan)-01")])
+        var head = tracingRequestHead([("traceparent", "00-\(clientTrace)-\(clientSpan)-01")])
         let trace = tracer(RecordingSpanSink(refuse: true)).begin(&head)
         #expect(!trace.isExported)
         let out = try forwardedTraceParent(head)
@@ -141,7 +141,7 @@ struct RequestTracerTests {
 
     @Test func disabledTracingLeavesHeadersAlone() {
         let headers: [(String, String)] = [("traceparent", "00-\(clientTrace)-\(clientSpan)-01"), ("b3", "0")]
-        var head = requestHead(headers)
+        var head = tracingRequestHead(headers)
         let before = head.headers
         let trace = RequestTracer.disabled.begin(&head)
         #expect(head.headers == before)
@@ -151,7 +151,7 @@ struct RequestTracerTests {
     }
 
     @Test func spanNamesLeaveTheQueryOutAndHandleIPv6Authorities() {
-        let head = requestHead([], uri: "/a/b?secret=1", host: "[fd00::1]:9090")
+        let head = tracingRequestHead([], uri: "/a/b?secret=1", host: "[fd00::1]:9090")
         let details = ServerSpanDetails(head: head, authority: nil, sourcePrincipal: nil)
         #expect(details.spanName == "[fd00::1]:9090/a/b")
         #expect(details.serverAddress.host == "fd00::1")

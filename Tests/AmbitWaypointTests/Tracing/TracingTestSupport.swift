@@ -63,7 +63,7 @@ final class RecordingSpanSink: ServerSpanSink {
     }
 }
 
-func requestHead(_ headers: [(String, String)], uri: String = "/cart/items?id=7", host: String = "cart.shop.svc:8080") -> HTTPRequestHead {
+func tracingRequestHead(_ headers: [(String, String)], uri: String = "/cart/items?id=7", host: String = "cart.shop.svc:8080") -> HTTPRequestHead {
     var all = HTTPHeaders([("host", host)])
     all.add(contentsOf: headers)
     return HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: all)
