@@ -17,6 +17,8 @@ ensure_swift
 # build namespaces and capture the node-to-node link. systemd: systemd-analyze verifies
 # the units `ambit install` writes.
 ensure_debian_packages openssl ca-certificates libnftables-dev nftables iproute2 tcpdump systemd
+# The tracing tests export spans to a real OTLP/gRPC receiver (Python, official protos).
+ensure_otlp_receiver
 
 mkdir -p .build
 run_logged "building Ambit and its tests (debug)" .build/test-build.log swift build --build-tests
