@@ -143,6 +143,7 @@ public enum Resource: Hashable, Sendable {
     case httpRoute(HTTPRoute)
     case grpcRoute(GRPCRoute)
     case destinationRule(DestinationRule)
+    case httpFault(HTTPFault)
 
     public var kind: String {
         switch self {
@@ -156,6 +157,7 @@ public enum Resource: Hashable, Sendable {
         case .httpRoute: "HTTPRoute"
         case .grpcRoute: "GRPCRoute"
         case .destinationRule: "DestinationRule"
+        case .httpFault: "HTTPFault"
         }
     }
 
@@ -172,6 +174,7 @@ public enum Resource: Hashable, Sendable {
         case .httpRoute(let r): r.metadata
         case .grpcRoute(let r): r.metadata
         case .destinationRule(let r): r.metadata
+        case .httpFault(let r): r.metadata
         }
     }
 }
