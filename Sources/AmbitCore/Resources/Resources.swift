@@ -152,6 +152,7 @@ public enum Resource: Hashable, Sendable {
     case httpRoute(HTTPRoute)
     case grpcRoute(GRPCRoute)
     case destinationRule(DestinationRule)
+    case httpFault(HTTPFault)
 
     public var kind: String {
         switch self {
@@ -165,6 +166,7 @@ public enum Resource: Hashable, Sendable {
         case .httpRoute: "HTTPRoute"
         case .grpcRoute: "GRPCRoute"
         case .destinationRule: "DestinationRule"
+        case .httpFault: "HTTPFault"
         }
     }
 
@@ -181,6 +183,7 @@ public enum Resource: Hashable, Sendable {
         case .httpRoute(let r): r.metadata
         case .grpcRoute(let r): r.metadata
         case .destinationRule(let r): r.metadata
+        case .httpFault(let r): r.metadata
         }
     }
 }
