@@ -254,18 +254,20 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, UpstreamOwner {
             context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
         case .end(let trailers):
             exchange.responseEnded = true
-            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
             if let endpoint = exchange.endpoint {
                 RequestPath.attemptFinished(endpoint: endpoint, status: exchange.status, loop: session.loop)
             }
             if exchange.requestEnded {
-                finish(exchange, context: context)
+                finish(exchange, context: context, writing: .end(trailers))
             } else if !isHTTP2 {
                 // The upstream answered before the request body was complete (a 413, an
                 // early error): the rest of the body is unwanted and the connection cannot
                 // carry another request in step.
                 closing = true
-                finish(exchange, context: context)
+                finish(exchange, context: context, writing: .end(trailers))
+            } else {
+                // HTTP/2: the stream finishes when the client ends its side.
+                context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
             }
         }
     }
@@ -317,9 +319,12 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, UpstreamOwner {
         exchange.bytesSent = body.readableBytes
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: isHTTP2 ? .http2 : .http1_1, status: reply.status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         exchange.responseEnded = true
-        if exchange.requestEnded || closing { finish(exchange, context: context) }
+        if exchange.requestEnded || closing {
+            finish(exchange, context: context, writing: .end(nil))
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
         if pendingRead {
             pendingRead = false
             context.read()
@@ -328,7 +333,11 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, UpstreamOwner {
 
     /// Both messages are done (or the rest is abandoned): account, give the upstream back,
     /// and close the connection if it cannot go on.
-    private func finish(_ exchange: Exchange, context: ChannelHandlerContext) {
+    ///
+    /// The exchange is detached before `writing` (the response's end) goes out: writing the
+    /// end lets NIO's pipelining handler deliver the next request at once, re-entrantly,
+    /// and that request must find this handler idle.
+    private func finish(_ exchange: Exchange, context: ChannelHandlerContext, writing last: HTTPServerResponsePart? = nil) {
         guard self.exchange === exchange else { return }
         self.exchange = nil
         if let upstream = exchange.upstream {
@@ -336,9 +345,9 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, UpstreamOwner {
             session.pool.release(upstream, reusable: exchange.requestEnded && exchange.upstreamKeepAlive)
         }
         record(exchange)
-        if !isHTTP2, closing || !exchange.head.isKeepAlive {
-            context.close(promise: nil)
-        }
+        let close = !isHTTP2 && (closing || !exchange.head.isKeepAlive)
+        if let last { context.writeAndFlush(wrapOutboundOut(last), promise: nil) }
+        if close { context.close(promise: nil) }
     }
 
     private func record(_ exchange: Exchange) {
