@@ -181,3 +181,30 @@ import Testing
         #expect(rig.log.lines.first?.contains("\"response_flags\":\"DC\"") == true)
     }
 }
+
+extension DownstreamHandlerTests {
+    @Test func aWebSocketUpgradeBecomesAByteRelayBothWays() throws {
+        let rig = try Rig(endpoints: ["10.0.0.5"])
+        try rig.send(
+            "GET /chat HTTP/1.1\r\nHost: echo\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        let upstream = try #require(rig.connector.channels.first)
+        let forwarded = try Rig.drain(upstream).lowercased()
+        #expect(forwarded.contains("upgrade: websocket"), "the upgrade request keeps its Upgrade headers")
+        #expect(forwarded.contains("connection: upgrade"))
+
+        // The server accepts and talks first, in the same packet as the 101.
+        try upstream.writeInbound(
+            ByteBuffer(string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nserver-frame"))
+        for _ in 0..<4 { rig.loop.run() }  // the switch happens over a few loop ticks
+        let toClient = try rig.received()
+        #expect(toClient.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"), "\(toClient)")
+        #expect(toClient.hasSuffix("server-frame"), "bytes behind the 101 are relayed: \(toClient)")
+
+        // From now on bytes pass untouched in both directions.
+        try rig.send("client-frame")
+        #expect(try Rig.drain(upstream) == "client-frame")
+        try upstream.writeInbound(ByteBuffer(string: "\u{81}\u{02}hi"))
+        #expect(try rig.received() == "\u{81}\u{02}hi")
+        #expect(rig.log.lines.first?.contains("\"response_code\":101") == true)
+    }
+}

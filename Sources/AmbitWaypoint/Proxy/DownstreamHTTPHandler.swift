@@ -34,7 +34,7 @@ final class DownstreamSession {
 ///
 /// Backpressure both ways: the downstream is read only while the upstream can take more;
 /// the upstream is read only while the downstream can (`downstreamWritable`).
-final class DownstreamHTTPHandler: ChannelDuplexHandler, UpstreamOwner {
+final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamOwner {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
@@ -55,6 +55,10 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, UpstreamOwner {
         var responseEnded = false
         var upstreamKeepAlive = true
         var answeredLocally = false
+        /// The request asked for `Upgrade` (WebSocket) over HTTP/1.1.
+        var wantsUpgrade = false
+        /// The upstream said 101: the rest is bytes, not HTTP.
+        var upgraded = false
         var status = 0
         var flags = ResponseFlag.none
         var bytesReceived = 0
@@ -166,6 +170,7 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, UpstreamOwner {
     private func start(_ requestHead: HTTPRequestHead, context: ChannelHandlerContext) {
         var head = requestHead
         let exchange = Exchange(head: head, startedAt: .now())
+        exchange.wantsUpgrade = !isHTTP2 && head.headers.contains(name: "upgrade")
         self.exchange = exchange
         let loop = session.loop
         if let id = head.headers.first(name: "x-request-id") {
@@ -234,8 +239,10 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, UpstreamOwner {
     // MARK: - Upstream events
 
     func upstreamReceived(_ part: HTTPClientResponsePart) {
-        guard let exchange, let context else { return }
+        guard let exchange, let context, !exchange.upgraded else { return }
         switch part {
+        case .head(let head) where head.status == .switchingProtocols && exchange.wantsUpgrade:
+            switchProtocols(head, exchange: exchange, context: context)
         case .head(var head):
             exchange.responseStarted = true
             exchange.status = Int(head.status.code)
@@ -270,6 +277,28 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, UpstreamOwner {
                 context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
             }
         }
+    }
+
+    /// 101: the client gets the upstream's answer as is (its Upgrade and Connection headers
+    /// are the point), and both sides become a byte relay. The request is logged now with
+    /// 101; the relay's bytes are the WebSocket session's.
+    private func switchProtocols(_ head: HTTPResponseHead, exchange: Exchange, context: ChannelHandlerContext) {
+        guard let upstream = exchange.upstream, let upstreamChannel = upstream.context?.channel else { return }
+        exchange.upgraded = true
+        exchange.responseStarted = true
+        exchange.responseEnded = true
+        exchange.status = 101
+        var response = head
+        response.version = .http1_1
+        context.writeAndFlush(wrapOutboundOut(.head(response)), promise: nil)
+        // The connection leaves the pool for good: it is the WebSocket now.
+        upstream.switching = true
+        upstream.owner = nil
+        upstream.onClose = nil
+        exchange.upstream = nil
+        self.exchange = nil
+        record(exchange)
+        UpgradeSwitch.perform(downstream: context.channel, upstream: upstreamChannel) { _ in }
     }
 
     func upstreamReadComplete() {

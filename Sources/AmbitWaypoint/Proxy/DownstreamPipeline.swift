@@ -29,9 +29,15 @@ enum DownstreamPipeline {
     }
 
     static func installHTTP1(session: DownstreamSession, on channel: Channel) throws {
-        let sync = channel.pipeline.syncOperations
-        try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-        try sync.addHandler(DownstreamHTTPHandler(session: session, isHTTP2: false))
+        // NIO's server pipeline, spelled out so the decoder forwards what follows an
+        // upgrade request (a WebSocket's first frames) instead of dropping it.
+        try channel.pipeline.syncOperations.addHandlers([
+            HTTPResponseEncoder(),
+            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
+            HTTPServerPipelineHandler(),
+            HTTPServerProtocolErrorHandler(),
+            DownstreamHTTPHandler(session: session, isHTTP2: false),
+        ])
     }
 
     static func installHTTP2(session: DownstreamSession, on channel: Channel) throws {

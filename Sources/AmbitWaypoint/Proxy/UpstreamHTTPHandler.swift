@@ -18,7 +18,7 @@ protocol UpstreamOwner: AnyObject {
 ///
 /// Reads only while the owner's downstream is writable, so a slow client stops the
 /// upstream: unread bytes stay in the kernel (HTTP/1) or in the HTTP/2 window.
-final class UpstreamHTTPHandler: ChannelDuplexHandler {
+final class UpstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
@@ -31,6 +31,9 @@ final class UpstreamHTTPHandler: ChannelDuplexHandler {
     private(set) var context: ChannelHandlerContext?
     private var pendingRead = false
     private(set) var closed = false
+    /// The connection is becoming a byte relay (101): what the decoder still delivers (the
+    /// 101's end) is no longer HTTP for anyone.
+    var switching = false
     /// Called once when the channel closes (the pool forgets the connection).
     var onClose: (() -> Void)?
 
@@ -77,6 +80,7 @@ final class UpstreamHTTPHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
+        if switching { return }
         guard let owner else {
             // An idle keep-alive connection must not talk: whatever it says is out of step.
             context.close(promise: nil)
@@ -107,7 +111,7 @@ final class UpstreamHTTPHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         // The server ended its side: an HTTP/1 server may do so only after a response, so the
         // connection is done for reuse; an owner mid-response hears of it via channelInactive.
-        if case ChannelEvent.inputClosed = event, owner == nil { context.close(promise: nil) }
+        if case ChannelEvent.inputClosed = event, owner == nil, !switching { context.close(promise: nil) }
         context.fireUserInboundEventTriggered(event)
     }
 
