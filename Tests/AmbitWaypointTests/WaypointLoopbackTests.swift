@@ -26,6 +26,7 @@ struct WaypointLoopbackTests {
         let waypoint: WaypointDaemon
         let log = MemoryAccessLogSink()
         let client: HBONEClient
+        let source: StaticConfigSource
 
         init() async throws {
             pki = try TestPKI()
@@ -47,8 +48,9 @@ struct WaypointLoopbackTests {
             configuration.plainHTTPAddress = HostPort(host: "127.0.0.1", port: 0)
             configuration.accessLogFormat = .json
             configuration.drainSeconds = 1
+            source = StaticConfigSource(snapshot)
             waypoint = try await WaypointDaemon.make(
-                configuration: configuration, source: StaticConfigSource(snapshot), initial: snapshot, group: group, accessLogSink: log)
+                configuration: configuration, source: source, initial: snapshot, group: group, accessLogSink: log)
             client = HBONEClient(group: group, tls: try await pki.tlsFactory())
         }
 
@@ -136,6 +138,23 @@ struct WaypointLoopbackTests {
         #expect(reply.hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"), "\(reply)")
         try await waitUntil("the access log shows UF") { mesh.log.lines.contains { $0.contains("\"response_flags\":\"UF\"") } }
         try? await forwarder.close()
+        await mesh.shutdown()
+    }
+
+    @Test func aConfigChangeTakesEffectWithoutARestart() async throws {
+        let mesh = try await Mesh()
+        let waypoint = mesh.waypoint
+        let running = Task { await waypoint.run() }
+        let port = try #require(mesh.waypoint.plainHTTPAddress?.port)
+        let request = "GET / HTTP/1.1\r\nHost: echo\r\nConnection: close\r\n\r\n"
+        #expect(try await Self.exchange(port: port, request).hasPrefix("HTTP/1.1 200 OK"))
+        // The endpoint leaves the service: new requests find no healthy upstream.
+        mesh.source.update(try WaypointTestMesh.snapshot(endpoints: [], targetPort: mesh.app.port))
+        try await waitUntil("the new config is in force") {
+            (try? await Self.exchange(port: port, request))?.hasPrefix("HTTP/1.1 503 Service Unavailable") == true
+        }
+        try await waitUntil("the access log shows UH") { mesh.log.lines.contains { $0.contains("\"response_flags\":\"UH\"") } }
+        running.cancel()
         await mesh.shutdown()
     }
 }
