@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 //
 // Ambit: a sidecarless ("ambient") service mesh. One SwiftPM target per concern; see
 // README.md and docs/ for the map.
@@ -25,6 +25,11 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        // Span export for the waypoint; only the OTLP/gRPC exporter, so no HTTP client is built.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPGRPC"]),
+        // Already in the graph through swift-otel; named so the waypoint can import their modules.
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // Resource model, SPIFFE identity, errors shared by every module. No I/O.
@@ -168,8 +173,13 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // `ambit install`: systemd units with the least privilege each process needs.
+        .target(name: "AmbitInstall"),
         // Test-only: applies batches to a store in a loop so a test can kill -9 it mid-write.
         .executableTarget(
             name: "ambit-store-stress",
@@ -198,7 +208,7 @@ let package = Package(
                 "AmbitCore",
                 "AmbitIdentity",
                 "AmbitTunnel",
-                "AmbitNode", "AmbitControl", "AmbitAPI", "AmbitWaypoint",
+                "AmbitNode", "AmbitControl", "AmbitAPI", "AmbitWaypoint", "AmbitInstall",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -278,6 +288,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "AmbitInstallTests", dependencies: ["AmbitInstall", .product(name: "Yams", package: "Yams")]),
         // Real network namespaces, veth links, nftables and daemons: root only.
         .testTarget(
             name: "AmbitIntegrationTests",

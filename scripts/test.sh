@@ -14,8 +14,11 @@ source scripts/lib/common.sh
 ensure_swift
 # openssl: the CLI test inspects issued certificates with it. libnftables-dev: the node
 # daemon links libnftables. nftables, iproute2, tcpdump: the topology tests list rules,
-# build namespaces and capture the node-to-node link.
-ensure_debian_packages openssl ca-certificates libnftables-dev nftables iproute2 tcpdump
+# build namespaces and capture the node-to-node link. systemd: systemd-analyze verifies
+# the units `ambit install` writes.
+ensure_debian_packages openssl ca-certificates libnftables-dev nftables iproute2 tcpdump systemd
+# The tracing tests export spans to a real OTLP/gRPC receiver (Python, official protos).
+ensure_otlp_receiver
 
 mkdir -p .build
 run_logged "building Ambit and its tests (debug)" .build/test-build.log swift build --build-tests
@@ -71,6 +74,9 @@ if [ $# -eq 0 ]; then
   if "$bin" status >"$tmp/status.out" 2>&1; then die "ambit status succeeded with the control plane stopped"; fi
   grep -q "cannot reach the control plane at 127.0.0.1:25012" "$tmp/status.out" || { cat "$tmp/status.out"; die "unclear error for an unreachable control plane"; }
   unset AMBITCONFIG
+  # The node pre-flight: as root (CI) every check passes on this machine.
+  "$bin" check --state-dir "$tmp/check-state" --metrics-port 25020 --readiness-port 25021 --admin-port 25000 | tee "$tmp/check.out"
+  grep -q "this machine can run \`ambit node\`" "$tmp/check.out" || die "ambit check failed on the CI machine"
   "$bin" demo tunnel --megabytes 16 | tee "$tmp/demo.txt"
   grep -q "SHA-256 at the destination \[ok\]" "$tmp/demo.txt" || die "the tunnel demo did not move its bytes intact"
   say "CLI smoke test passed"

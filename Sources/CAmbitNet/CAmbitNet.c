@@ -5,3 +5,7 @@
 int ambit_enter_netns(int fd) {
     return setns(fd, CLONE_NEWNET);
 }
+
+int ambit_unshare_netns(void) {
+    return unshare(CLONE_NEWNET);
+}

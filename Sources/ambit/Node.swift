@@ -2,6 +2,7 @@ import AmbitCore
 import AmbitNode
 import AmbitTelemetry
 import ArgumentParser
+import Foundation
 import Glibc
 
 struct Node: AsyncParsableCommand {
@@ -21,6 +22,8 @@ struct Node: AsyncParsableCommand {
     var control: HostPort?
     @Option(help: "A one-time join token for this node's first start with --control.")
     var join: String?
+    @Option(help: "A file holding the join token (what the systemd unit uses); read only when the node has not joined yet.")
+    var joinFile: String?
     @Option(help: "The mesh root certificate(s), PEM: who the control plane must prove to be when joining.")
     var trustBundle: String?
     @Option(help: "The mesh's trust domain (with --control).")
@@ -45,6 +48,14 @@ struct Node: AsyncParsableCommand {
     var threads = 2
     @OptionGroup var logging: LoggingOptions
 
+    /// The token in a file, trimmed; nil when the file is missing or empty (a node that
+    /// already joined needs none, so the file may be gone).
+    static func readToken(_ path: String) -> String? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return token.isEmpty ? nil : token
+    }
+
     func validate() throws {
         switch (config, control) {
         case (nil, nil):
@@ -52,7 +63,7 @@ struct Node: AsyncParsableCommand {
         case (.some, .some):
             throw ValidationError("give either --config FILE or --control HOST:PORT, not both: a node follows one source of config")
         case (.some, nil):
-            for (flag, value) in [("--join", join), ("--trust-bundle", trustBundle)] where value != nil {
+            for (flag, value) in [("--join", join), ("--join-file", joinFile), ("--trust-bundle", trustBundle)] where value != nil {
                 throw ValidationError("\(flag) goes with --control (joining a control plane), not with --config")
             }
         case (nil, .some):
@@ -81,7 +92,7 @@ struct Node: AsyncParsableCommand {
             var bootstrap = NodeBootstrap.Configuration(
                 nodeName: configuration.nodeName, trustDomain: trustDomain, control: control, stateDirectory: stateDir)
             if let joinPort { bootstrap.joinPort = joinPort }
-            bootstrap.joinToken = join
+            bootstrap.joinToken = join ?? joinFile.flatMap(Self.readToken)
             bootstrap.trustBundleFile = trustBundle
             try await readable {
                 try await NodeDaemon.runWithControlPlane(bootstrap: bootstrap, configuration: configuration, threads: threads, logger: logger)

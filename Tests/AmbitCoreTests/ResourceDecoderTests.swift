@@ -161,7 +161,7 @@ struct ResourceDecoderTests {
 
     static let badDocuments: [Bad] = [
         Bad("unknown kind", "kind: Pod\nmetadata: {name: a}",
-            "mesh.yaml, document 1: kind: unknown kind 'Pod'; known kinds: Namespace, Workload, Service, AuthorizationPolicy, PeerAuthentication, MeshConfig, Gateway, HTTPRoute, GRPCRoute, DestinationRule"),
+            "mesh.yaml, document 1: kind: unknown kind 'Pod'; known kinds: Namespace, Workload, Service, AuthorizationPolicy, PeerAuthentication, MeshConfig, Gateway, HTTPRoute, GRPCRoute, DestinationRule, HTTPFault"),
         Bad("kind missing", "metadata: {name: a}", "mesh.yaml, document 1: kind: is required"),
         Bad("metadata missing", "kind: Namespace", "mesh.yaml, document 1 (Namespace): metadata: is required"),
         Bad("metadata.name missing", "kind: Namespace\nmetadata: {labels: {a: b}}",

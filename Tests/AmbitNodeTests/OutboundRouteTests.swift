@@ -151,7 +151,7 @@ struct OutboundRouteTests {
         let t = try #require(Self.tunnel(Self.decide("10.96.0.4", 80) { _, _ in picked = true; return 0 }))
         #expect(t.address == Self.ip("10.0.0.9"))
         #expect(t.authority == HostPort(host: "10.96.0.4", port: 80), "the waypoint picks the endpoint, so it needs the VIP")
-        #expect(t.expected == Self.id("shop", "waypoint"))
+        #expect(t.expected == Self.id("shop", "shop-waypoint"), "a waypoint's identity comes from its Gateway, not the workload's serviceAccount")
         #expect(t.destinationWorkload?.metadata.name == "shop-waypoint-x1")
         #expect(t.service?.metadata.name == "cart" && t.viaWaypoint)
         #expect(!picked, "no endpoint is chosen on the client side")

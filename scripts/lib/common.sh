@@ -45,3 +45,25 @@ run_logged() {
   fi
   say "$what done in $((SECONDS - start))s"
 }
+
+# The OTLP receiver the tracing tests export spans to (scripts/lib/otlp_receiver.py) runs
+# on the official OpenTelemetry protos and grpcio, installed into a venv under .build/ so
+# the system's Python is left alone. Tests find it at .build/otlp-receiver-venv/bin/python3
+# (or wherever AMBIT_OTLP_RECEIVER_PYTHON points). Idempotent: a ready venv is kept.
+OTLP_RECEIVER_VENV=".build/otlp-receiver-venv"
+ensure_otlp_receiver() {
+  local venv="${1:-$OTLP_RECEIVER_VENV}"
+  if [ -x "$venv/bin/python3" ] && "$venv/bin/python3" -c \
+      'import grpc, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc' 2>/dev/null; then
+    return 0
+  fi
+  command -v python3 >/dev/null || ensure_debian_packages python3
+  # Debian's python3 ships venv without ensurepip unless python3-venv is installed.
+  if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then ensure_debian_packages python3-venv; fi
+  say "installing the OTLP test receiver's Python packages into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || die "cannot create a Python venv at $venv; install python3-venv and retry"
+  "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check \
+      'opentelemetry-proto>=1.20' 'grpcio>=1.60' \
+    || die "pip could not install opentelemetry-proto and grpcio into $venv (is PyPI reachable?)"
+}

@@ -14,6 +14,7 @@ public enum ResourceTypes {
     public static let grpcRoute = prefix + "GRPCRoute"
     public static let gateway = prefix + "Gateway"
     public static let destinationRule = prefix + "DestinationRule"
+    public static let httpFault = prefix + "HTTPFault"
 
     /// What a node daemon subscribes to: the kinds `MeshSnapshot` is built from.
     public static let node = [meshConfig, namespace, workload, service, authorizationPolicy, peerAuthentication]

@@ -8,7 +8,7 @@ import AmbitCore
 /// - the administrator (the CLI): `spiffe://<td>/ns/ambit-system/sa/admin`;
 /// - the control plane itself: `spiffe://<td>/ns/ambit-system/sa/control`.
 ///
-/// A waypoint is a workload like any other: `spiffe://<td>/ns/<ns>/sa/<gateway>-waypoint`.
+/// A waypoint is a workload like any other: `spiffe://<td>/ns/<ns>/sa/<gateway>`, as Istio names it.
 public struct ControlIdentities: Sendable {
     public let trustDomain: String
     public let systemNamespace: String
@@ -34,6 +34,6 @@ public struct ControlIdentities: Sendable {
     public var control: SpiffeID { try! SpiffeID(trustDomain: trustDomain, namespace: systemNamespace, serviceAccount: "control") }
 
     public func waypoint(namespace: String, gateway: String) throws(CoreError) -> SpiffeID {
-        try SpiffeID(trustDomain: trustDomain, namespace: namespace, serviceAccount: "\(gateway)-waypoint")
+        try SpiffeID(trustDomain: trustDomain, namespace: namespace, serviceAccount: MeshLabels.waypointServiceAccount(gateway: gateway))
     }
 }

@@ -34,11 +34,13 @@ public struct AuthorizationEvaluator: Sendable {
     }
 
     /// The policies that apply to one workload: mesh-wide ones from the root namespace and
-    /// those of its namespace whose selector matches its labels.
+    /// those of its namespace whose selector matches its labels. Policies with `targetRefs`
+    /// belong to waypoints (as in Istio ambient) and never apply at the node.
     public static func applicable(
         _ policies: [AuthorizationPolicy], namespace: String, labels: [String: String], rootNamespace: String
     ) -> [AuthorizationPolicy] {
         policies.filter { policy in
+            guard policy.targetRefs.isEmpty else { return false }
             guard policy.metadata.namespace == namespace || policy.metadata.namespace == rootNamespace else { return false }
             guard let selector = policy.selector else { return true }
             return selector.allSatisfy { labels[$0.key] == $0.value }

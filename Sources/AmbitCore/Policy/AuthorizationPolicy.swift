@@ -75,16 +75,44 @@ public struct AuthorizationPolicy: Hashable, Sendable {
         }
     }
 
+    /// `targetRefs[]`: a resource in the policy's namespace whose waypoint enforces the
+    /// policy (Istio's `PolicyTargetReference`).
+    public struct TargetReference: Hashable, Sendable, CustomStringConvertible {
+        public enum Kind: String, Hashable, Sendable, CaseIterable {
+            /// The waypoint itself: every request it serves.
+            case gateway = "Gateway"
+            /// Requests to one service, at that service's waypoint.
+            case service = "Service"
+        }
+        public var kind: Kind
+        public var name: String
+
+        public init(kind: Kind, name: String) {
+            self.kind = kind
+            self.name = name
+        }
+
+        /// `gateway.networking.k8s.io` for a Gateway, the core group (empty) for a Service.
+        public var group: String { kind == .gateway ? GatewayAPI.group : "" }
+        public var description: String { "\(kind.rawValue) \(name)" }
+    }
+
     public var metadata: ObjectMeta
     /// `selector.matchLabels`; nil applies to every workload in the namespace (or the mesh,
-    /// in the root namespace).
+    /// in the root namespace). Never set together with `targetRefs`.
     public var selector: [String: String]?
+    /// Non-empty: the policy is a waypoint's (L7), and nodes leave it alone.
+    public var targetRefs: [TargetReference]
     public var action: Action
     public var rules: [Rule]
 
-    public init(metadata: ObjectMeta, selector: [String: String]? = nil, action: Action = .allow, rules: [Rule] = []) {
+    public init(
+        metadata: ObjectMeta, selector: [String: String]? = nil, targetRefs: [TargetReference] = [], action: Action = .allow,
+        rules: [Rule] = []
+    ) {
         self.metadata = metadata
         self.selector = selector
+        self.targetRefs = targetRefs
         self.action = action
         self.rules = rules
     }

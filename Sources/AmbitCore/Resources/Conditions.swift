@@ -19,7 +19,7 @@ public struct Condition: Hashable, Sendable, CustomStringConvertible {
         case `false` = "False"
     }
 
-    /// Gateway API's reason names, plus two of Ambit's for waypoints (marked below).
+    /// Gateway API's reason names, plus Ambit's own (marked below).
     public enum Reason: String, Hashable, Sendable {
         case accepted = "Accepted"
         case noMatchingParent = "NoMatchingParent"
@@ -32,6 +32,8 @@ public struct Condition: Hashable, Sendable, CustomStringConvertible {
         case noWaypoint = "NoWaypoint"
         /// Ambit: a `use-waypoint` label naming a Gateway that does not exist.
         case waypointNotFound = "WaypointNotFound"
+        /// Ambit: an `ExtensionRef` filter naming an HTTPFault that does not exist.
+        case extensionNotFound = "ExtensionNotFound"
     }
 
     public var type: ConditionType
@@ -68,7 +70,9 @@ public enum ResourceStatus {
             let backends = route.rules.flatMap { rule in
                 rule.backendRefs.map(\.backend) + mirrors(rule.filters) + rule.backendRefs.flatMap { mirrors($0.filters) }
             }
-            return route.parentRefs.map { parent(route.metadata, route.hostnames, $0, in: snapshot) } + [resolved(backends, in: snapshot)]
+            let extensions = route.rules.flatMap { rule in extensionRefs(rule.filters) + rule.backendRefs.flatMap { extensionRefs($0.filters) } }
+            return route.parentRefs.map { parent(route.metadata, route.hostnames, $0, in: snapshot) }
+                + [resolved(backends, extensions: extensions, namespace: route.metadata.namespace, in: snapshot)]
         case .grpcRoute(let route):
             let backends = route.rules.flatMap { rule in
                 rule.backendRefs.map(\.backend) + mirrors(rule.filters) + rule.backendRefs.flatMap { mirrors($0.filters) }
@@ -87,6 +91,8 @@ public enum ResourceStatus {
             return waypointLabel(service.metadata.labels[MeshLabels.useWaypoint], namespace: service.metadata.namespace, in: snapshot)
         case .namespace(let namespace):
             return waypointLabel(namespace.metadata.labels[MeshLabels.useWaypoint], namespace: namespace.metadata.name, in: snapshot)
+        case .httpFault:
+            return [Condition(type: .accepted, status: .true, reason: .accepted, message: "the HTTPFault is valid")]
         case .workload, .authorizationPolicy, .peerAuthentication, .meshConfig:
             return []
         }
@@ -94,6 +100,10 @@ public enum ResourceStatus {
 
     private static func mirrors(_ filters: [HTTPRoute.Filter]) -> [BackendReference] {
         filters.compactMap { if case .requestMirror(let m) = $0 { m.backendRef } else { nil } }
+    }
+
+    private static func extensionRefs(_ filters: [HTTPRoute.Filter]) -> [ExtensionReference] {
+        filters.compactMap { if case .extensionRef(let r) = $0 { r } else { nil } }
     }
 
     private static func mirrors(_ filters: [GRPCRoute.Filter]) -> [BackendReference] {
@@ -166,7 +176,9 @@ public enum ResourceStatus {
 
     /// `ResolvedRefs`: every backend (and mirror target) is a Service that exists and has
     /// the port named. The first failure gives the reason; the message lists them all.
-    static func resolved(_ backends: [BackendReference], in s: MeshSnapshot) -> Condition {
+    static func resolved(
+        _ backends: [BackendReference], extensions: [ExtensionReference] = [], namespace: String = "", in s: MeshSnapshot
+    ) -> Condition {
         var problems: [(Condition.Reason, String)] = []
         for b in backends {
             guard b.isService else {
@@ -179,6 +191,17 @@ public enum ResourceStatus {
             }
             if let port = b.port, !service.ports.contains(where: { $0.port == port }) {
                 problems.append((.backendNotFound, "Service \(b.namespace)/\(b.name) has no port \(port)"))
+            }
+        }
+        // Requests through an unresolved extension filter get 500 (Gateway API: such a filter
+        // is never skipped), so it is as much a broken reference as a missing backend.
+        for e in extensions {
+            guard e.isHTTPFault else {
+                problems.append((.invalidKind, "extension filter \(e): only HTTPFault.\(AmbitAPIGroup.group) is supported"))
+                continue
+            }
+            if s.httpFault(e, namespace: namespace) == nil {
+                problems.append((.extensionNotFound, "HTTPFault \(namespace)/\(e.name) does not exist"))
             }
         }
         guard let first = problems.first else {

@@ -89,6 +89,8 @@ public struct HTTPRoute: Hashable, Sendable {
         case requestRedirect(Redirect)
         case urlRewrite(Rewrite)
         case requestMirror(RequestMirror)
+        /// `ExtensionRef`: in Ambit, an `HTTPFault` (fault injection) in the route's namespace.
+        case extensionRef(ExtensionReference)
 
         /// The `type:` that spells this filter in a document.
         public var type: String {
@@ -98,6 +100,7 @@ public struct HTTPRoute: Hashable, Sendable {
             case .requestRedirect: "RequestRedirect"
             case .urlRewrite: "URLRewrite"
             case .requestMirror: "RequestMirror"
+            case .extensionRef: "ExtensionRef"
             }
         }
     }

@@ -6,6 +6,7 @@ enum HTTPRouteDecoder {
     static let filterTypes: [(type: String, key: String)] = [
         ("RequestHeaderModifier", "requestHeaderModifier"), ("ResponseHeaderModifier", "responseHeaderModifier"),
         ("RequestRedirect", "requestRedirect"), ("URLRewrite", "urlRewrite"), ("RequestMirror", "requestMirror"),
+        ("ExtensionRef", "extensionRef"),
     ]
 
     static func decode(_ top: inout FieldReader, _ metadata: ObjectMeta) throws(ResourceError) -> HTTPRoute {
@@ -124,6 +125,13 @@ enum HTTPRouteDecoder {
         case "RequestHeaderModifier": return .requestHeaderModifier(try RouteDecoder.headerModifier(&s))
         case "ResponseHeaderModifier": return .responseHeaderModifier(try RouteDecoder.headerModifier(&s))
         case "RequestMirror": return .requestMirror(try RouteDecoder.mirror(&s, namespace: namespace))
+        case "ExtensionRef":
+            // Gateway API's LocalObjectReference: all three are required (the group may not
+            // be left to a default, since the core group holds no filter kinds).
+            let ref = ExtensionReference(group: try s.requiredString("group"), kind: try s.requiredString("kind"), name: try s.requiredString("name"))
+            try ResourceDecoder.checkName(ref.name, path: s.at("name"))
+            try s.finish()
+            return .extensionRef(ref)
         case "URLRewrite":
             var rewrite = HTTPRoute.Rewrite()
             rewrite.hostname = try s.string("hostname")

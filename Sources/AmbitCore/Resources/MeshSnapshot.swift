@@ -11,10 +11,12 @@ public struct MeshSnapshot: Sendable {
     public let httpRoutes: [HTTPRoute]
     public let grpcRoutes: [GRPCRoute]
     public let destinationRules: [DestinationRule]
+    public let httpFaults: [HTTPFault]
 
     /// By `namespace/name`.
     private let serviceByKey: [String: Service]
     private let gatewayByKey: [String: Gateway]
+    private let httpFaultByKey: [String: HTTPFault]
     private let workloadByAddress: [IPAddress: Workload]
     private let serviceByAddress: [IPAddress: Service]
 
@@ -32,6 +34,7 @@ public struct MeshSnapshot: Sendable {
         var httpRoutes: [HTTPRoute] = []
         var grpcRoutes: [GRPCRoute] = []
         var destinationRules: [DestinationRule] = []
+        var httpFaults: [HTTPFault] = []
         var seen: Set<String> = []
         func unique(_ kind: String, _ key: String) throws(ResourceError) {
             guard seen.insert("\(kind) \(key)").inserted else {
@@ -70,6 +73,9 @@ public struct MeshSnapshot: Sendable {
             case .destinationRule(let d):
                 try unique("DestinationRule", d.metadata.key)
                 destinationRules.append(d)
+            case .httpFault(let f):
+                try unique("HTTPFault", f.metadata.key)
+                httpFaults.append(f)
             }
         }
         var byAddress: [IPAddress: Workload] = [:]
@@ -102,6 +108,8 @@ public struct MeshSnapshot: Sendable {
         self.httpRoutes = httpRoutes
         self.grpcRoutes = grpcRoutes
         self.destinationRules = destinationRules
+        self.httpFaults = httpFaults
+        self.httpFaultByKey = Dictionary(httpFaults.map { ($0.metadata.key, $0) }, uniquingKeysWith: { a, _ in a })
         self.serviceByKey = Dictionary(services.map { ($0.metadata.key, $0) }, uniquingKeysWith: { a, _ in a })
         self.gatewayByKey = Dictionary(gateways.map { ($0.metadata.key, $0) }, uniquingKeysWith: { a, _ in a })
         self.workloadByAddress = byAddress
@@ -113,13 +121,26 @@ public struct MeshSnapshot: Sendable {
     public func workload(at address: IPAddress) -> Workload? { workloadByAddress[address] }
     public func service(at address: IPAddress) -> Service? { serviceByAddress[address] }
 
+    /// A workload's SPIFFE identity. A waypoint's comes from the Gateway it serves, never
+    /// from its `serviceAccount` field, so the identity a node expects of a waypoint is the
+    /// one the control plane issues to it.
     public func identity(of workload: Workload) -> SpiffeID? {
-        try? SpiffeID(trustDomain: mesh.trustDomain, namespace: workload.metadata.namespace, serviceAccount: workload.serviceAccount)
+        if let gateway = workload.metadata.labels[MeshLabels.gatewayName] {
+            return waypointIdentity(namespace: workload.metadata.namespace, gateway: gateway)
+        }
+        return try? SpiffeID(trustDomain: mesh.trustDomain, namespace: workload.metadata.namespace, serviceAccount: workload.serviceAccount)
+    }
+
+    /// `spiffe://<td>/ns/<namespace>/sa/<gateway>`.
+    public func waypointIdentity(namespace: String, gateway: String) -> SpiffeID? {
+        try? SpiffeID(trustDomain: mesh.trustDomain, namespace: namespace, serviceAccount: MeshLabels.waypointServiceAccount(gateway: gateway))
     }
 
     /// Opt-in by label: `ambient` on the workload or its namespace enrols it; `none` on the
-    /// workload opts it out.
+    /// workload opts it out. A waypoint is never enrolled: it terminates HBONE itself, and
+    /// capturing its traffic would tunnel its tunnels.
     public func isEnrolled(_ workload: Workload) -> Bool {
+        if workload.metadata.labels[MeshLabels.gatewayName] != nil { return false }
         switch workload.metadata.labels[MeshLabels.dataplaneMode] {
         case MeshLabels.none: return false
         case MeshLabels.ambient: return true
@@ -181,6 +202,28 @@ public struct MeshSnapshot: Sendable {
 
     public func service(namespace: String, name: String) -> Service? { serviceByKey["\(namespace)/\(name)"] }
     public func gateway(namespace: String, name: String) -> Gateway? { gatewayByKey["\(namespace)/\(name)"] }
+
+    /// The `HTTPFault` a route filter in `namespace` names, if it is one and exists.
+    public func httpFault(_ ref: ExtensionReference, namespace: String) -> HTTPFault? {
+        ref.isHTTPFault ? httpFaultByKey["\(namespace)/\(ref.name)"] : nil
+    }
+
+    /// The AuthorizationPolicies a waypoint enforces for requests to `service`: those whose
+    /// `targetRefs` name the waypoint Gateway or that Service (Istio ambient's attachment;
+    /// selector policies are the node's). A reference names a resource in the policy's
+    /// own namespace.
+    public func authorizationPolicies(atWaypoint waypoint: Gateway, for service: Service) -> [AuthorizationPolicy] {
+        authorizationPolicies.filter { policy in
+            policy.targetRefs.contains { ref in
+                switch ref.kind {
+                case .gateway:
+                    return policy.metadata.namespace == waypoint.metadata.namespace && ref.name == waypoint.metadata.name
+                case .service:
+                    return policy.metadata.namespace == service.metadata.namespace && ref.name == service.metadata.name
+                }
+            }
+        }
+    }
 
     /// The waypoint Gateway a service's traffic goes through, if it names one that exists.
     /// Like Istio's `use-waypoint`, the label names a Gateway in the service's namespace.

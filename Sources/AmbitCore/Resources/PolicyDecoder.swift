@@ -12,6 +12,14 @@ enum PolicyDecoder {
         // `spec: {}` (or none) is Istio's allow-nothing policy.
         guard var spec = try top.map("spec") else { return policy }
         policy.selector = try selector(&spec)
+        policy.targetRefs = try targetRefs(&spec)
+        if policy.selector != nil && !policy.targetRefs.isEmpty {
+            // Istio's validation: one policy is either a node's (selector) or a waypoint's
+            // (targetRefs); both would leave it unclear who enforces it.
+            throw ResourceError(
+                path: spec.at("targetRefs"),
+                reason: "selector and targetRefs cannot be used together: use selector for workloads (enforced by the node) or targetRefs for a waypoint Gateway or Service (enforced by the waypoint)")
+        }
         if let action = try spec.string("action") {
             guard let a = AuthorizationPolicy.Action(rawValue: action) else {
                 throw ResourceError(
@@ -67,6 +75,27 @@ enum PolicyDecoder {
         }
         try spec.finish()
         return policy
+    }
+
+    /// `targetRefs`: a waypoint Gateway or a Service, in the policy's namespace.
+    static func targetRefs(_ spec: inout FieldReader) throws(ResourceError) -> [AuthorizationPolicy.TargetReference] {
+        var out: [AuthorizationPolicy.TargetReference] = []
+        for var t in try spec.list("targetRefs") {
+            let kind = try FieldReader.oneOf(try t.requiredString("kind"), AuthorizationPolicy.TargetReference.Kind.self, path: t.at("kind"))
+            let group = try t.string("group") ?? ""
+            let allowed = kind == .gateway ? [GatewayAPI.group] : ["", "core"]
+            guard allowed.contains(group) else {
+                let expected = kind == .gateway ? GatewayAPI.group : "empty (the core group)"
+                throw ResourceError(path: t.at("group"), reason: "a \(kind.rawValue) target's group is \(expected), got '\(group)'")
+            }
+            let name = try t.requiredString("name")
+            try ResourceDecoder.checkName(name, path: t.at("name"))
+            try t.finish()
+            let ref = AuthorizationPolicy.TargetReference(kind: kind, name: name)
+            if out.contains(ref) { throw ResourceError(path: t.path, reason: "\(ref) is listed twice") }
+            out.append(ref)
+        }
+        return out
     }
 
     /// Principals are `TRUST_DOMAIN/ns/NS/sa/SA` (Istio's form; `spiffe://` is tolerated),

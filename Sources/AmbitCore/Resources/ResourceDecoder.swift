@@ -7,7 +7,7 @@
 public enum ResourceDecoder {
     public static let kinds = [
         "Namespace", "Workload", "Service", "AuthorizationPolicy", "PeerAuthentication", "MeshConfig",
-        "Gateway", "HTTPRoute", "GRPCRoute", "DestinationRule",
+        "Gateway", "HTTPRoute", "GRPCRoute", "DestinationRule", "HTTPFault",
     ]
 
     /// Parses and validates a whole file (YAML or JSON, one or more documents).
@@ -61,6 +61,8 @@ public enum ResourceDecoder {
                 resource = .grpcRoute(try GRPCRouteDecoder.decode(&top, metadata))
             case "DestinationRule":
                 resource = .destinationRule(try DestinationRuleDecoder.decode(&top, metadata))
+            case "HTTPFault":
+                resource = .httpFault(try HTTPFaultDecoder.decode(&top, metadata))
             default:
                 resource = .meshConfig(try decodeMeshConfig(&top))
             }

@@ -27,6 +27,15 @@ public enum MeshLabels {
     public static let none = "none"
     /// On a namespace or Service: send its traffic through this waypoint.
     public static let useWaypoint = "ambit.dev/use-waypoint"
+    /// On a waypoint's workload: the Gateway it serves (Istio labels waypoint pods the same
+    /// way). Such a workload is never enrolled: it terminates HBONE itself.
+    public static let gatewayName = "gateway.networking.k8s.io/gateway-name"
+
+    /// The service account of the waypoint for Gateway `gateway`: the Gateway's name, as
+    /// Istio names it, so policies written for Istio's waypoints carry over. (A workload
+    /// given the same service account in that namespace would share the identity, as in
+    /// Istio: keep service accounts and Gateway names apart.)
+    public static func waypointServiceAccount(gateway: String) -> String { gateway }
 }
 
 public struct Namespace: Hashable, Sendable {
@@ -143,6 +152,7 @@ public enum Resource: Hashable, Sendable {
     case httpRoute(HTTPRoute)
     case grpcRoute(GRPCRoute)
     case destinationRule(DestinationRule)
+    case httpFault(HTTPFault)
 
     public var kind: String {
         switch self {
@@ -156,6 +166,7 @@ public enum Resource: Hashable, Sendable {
         case .httpRoute: "HTTPRoute"
         case .grpcRoute: "GRPCRoute"
         case .destinationRule: "DestinationRule"
+        case .httpFault: "HTTPFault"
         }
     }
 
@@ -172,6 +183,7 @@ public enum Resource: Hashable, Sendable {
         case .httpRoute(let r): r.metadata
         case .grpcRoute(let r): r.metadata
         case .destinationRule(let r): r.metadata
+        case .httpFault(let r): r.metadata
         }
     }
 }

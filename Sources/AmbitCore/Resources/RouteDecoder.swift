@@ -181,10 +181,10 @@ enum RouteDecoder {
     }
 
     /// Gateway API forbids a filter type twice in one list, except mirrors (one request
-    /// can be copied to several places).
+    /// can be copied to several places) and extension filters (each names its own object).
     static func checkRepeats(_ types: [String], path: String) throws(ResourceError) {
         var seen: Set<String> = []
-        for (i, type) in types.enumerated() where type != "RequestMirror" {
+        for (i, type) in types.enumerated() where type != "RequestMirror" && type != "ExtensionRef" {
             guard seen.insert(type).inserted else {
                 throw ResourceError(path: "\(path)[\(i)]", reason: "a \(type) filter may appear only once in one list of filters")
             }

@@ -11,6 +11,34 @@ public enum GatewayAPI {
     public static let group = "gateway.networking.k8s.io"
 }
 
+/// Constants of Ambit's own API group, for the kinds Gateway API and Istio do not have.
+public enum AmbitAPIGroup {
+    /// The group of `HTTPFault` (apiVersion `ambit.dev/v1alpha1`).
+    public static let group = "ambit.dev"
+}
+
+/// A route filter of a kind outside Gateway API (`type: ExtensionRef`), named as Gateway
+/// API's `LocalObjectReference`: same namespace as the route, so only group, kind and name.
+///
+/// Kept as written: one Ambit cannot resolve is reported as `ResolvedRefs: False` and the
+/// requests that would have gone through it get 500 (Gateway API forbids skipping it).
+public struct ExtensionReference: Hashable, Sendable, CustomStringConvertible {
+    public var group: String
+    public var kind: String
+    public var name: String
+
+    public init(group: String = AmbitAPIGroup.group, kind: String = "HTTPFault", name: String) {
+        self.group = group
+        self.kind = kind
+        self.name = name
+    }
+
+    /// The one extension kind Ambit implements: fault injection.
+    public var isHTTPFault: Bool { group == AmbitAPIGroup.group && kind == "HTTPFault" }
+
+    public var description: String { "\(kind).\(group) \(name)" }
+}
+
 /// Where a route attaches: a waypoint `Gateway`, or (Istio ambient and GAMMA) a `Service`
 /// whose traffic goes through a waypoint.
 public struct ParentReference: Hashable, Sendable, CustomStringConvertible {

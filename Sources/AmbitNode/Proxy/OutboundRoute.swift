@@ -58,7 +58,7 @@ public enum OutboundRoute: Equatable, Sendable {
     }
 
     /// Istio labels waypoint pods with the Gateway they serve.
-    public static let waypointLabel = "gateway.networking.k8s.io/gateway-name"
+    public static let waypointLabel = MeshLabels.gatewayName
 
     private static func toWorkload(_ w: Workload, ip: IPAddress, port: Int, service: Service?, snapshot: MeshSnapshot) -> OutboundRoute {
         guard snapshot.isEnrolled(w), let identity = snapshot.identity(of: w) else { return .passthrough(ip: ip, port: port) }

@@ -6,4 +6,9 @@
 /// Returns 0, or -1 with errno set.
 int ambit_enter_netns(int fd);
 
+/// unshare(CLONE_NEWNET): gives the calling thread a new, empty network namespace (used
+/// by `ambit check` to try the pod rules where they cannot touch anything real).
+/// Returns 0, or -1 with errno set.
+int ambit_unshare_netns(void);
+
 #endif
