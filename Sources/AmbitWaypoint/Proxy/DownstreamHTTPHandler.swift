@@ -1,3 +1,4 @@
+import AmbitCore
 import NIOCore
 import NIOHTTP1
 
@@ -20,6 +21,19 @@ final class DownstreamSession {
     }
 
     var pool: UpstreamPool { plain ? loop.plainPool : loop.meshPool }
+
+    /// What L7 authorization knows of the connection: the verified client identity, its
+    /// address (from `forwarded`), and the service address it asked for.
+    private lazy var connectionBase = AuthorizationEvaluator.Connection(
+        sourcePrincipal: source.principal,
+        sourceIP: source.address.flatMap { try? HostPort(parsing: $0) }.flatMap { IPAddress($0.host) },
+        destinationIP: destination?.service.addresses.first, destinationPort: 0)
+
+    func connection(port: Int) -> AuthorizationEvaluator.Connection {
+        var connection = connectionBase
+        connection.destinationPort = port
+        return connection
+    }
 
     func backend(for head: HTTPRequestHead) -> Backend? {
         if let destination { return loop.config.backend(for: destination) }
@@ -47,6 +61,8 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler
         var backend: Backend?
         var endpoint: UpstreamEndpoint?
         var upstream: UpstreamHTTPHandler?
+        /// The route's response header edits (usually none).
+        var responseHeaders: [HeaderModifier] = []
         /// Parts read before the upstream exchange was ready (at most one read's worth:
         /// reading stops while waiting).
         var pending: [HTTPClientRequestPart] = []
@@ -180,10 +196,11 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler
             exchange.requestID = id
             head.headers.add(name: "x-request-id", value: id)
         }
-        switch RequestPath.plan(head: &head, destination: session.backend(for: head), source: session.source, loop: loop, plain: session.plain) {
+        switch RequestPath.plan(head: &head, destination: session.backend(for: head), session: session, loop: loop) {
         case .respond(let reply):
             respondLocally(reply, exchange: exchange, context: context)
-        case .forward(let backend, let endpoint):
+        case .forward(let backend, let endpoint, let responseHeaders):
+            exchange.responseHeaders = responseHeaders
             exchange.backend = backend
             exchange.endpoint = endpoint
             exchange.pending.append(.head(Self.upstreamHead(head)))
@@ -247,7 +264,7 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler
             exchange.responseStarted = true
             exchange.status = Int(head.status.code)
             exchange.upstreamKeepAlive = head.isKeepAlive
-            RequestPath.filterResponse(&head)
+            RequestPath.filterResponse(&head, modifiers: exchange.responseHeaders)
             head.version = isHTTP2 ? .http2 : .http1_1
             if !isHTTP2 {
                 Self.removeHopByHop(&head.headers)

@@ -3,9 +3,8 @@ import NIOCore
 import NIOHTTP1
 
 /// The per-request decisions of the waypoint, in the order Envoy's HTTP filter chain and
-/// router make them. Each numbered step is the seam where one pure component plugs in;
-/// until that component lands, the step holds the simplest correct placeholder, marked
-/// `PLACEHOLDER(<folder>)`.
+/// router make them. Each numbered step is where one pure component plugs in; a step whose
+/// component has not been wired yet says `PLACEHOLDER(<folder>)`.
 ///
 ///     route → authorize → fault → request filters → pick backend → admit → balance
 ///       → [DownstreamHTTPHandler] attempt with timeout → retry loop → outlier feedback
@@ -18,45 +17,74 @@ enum RequestPath {
     /// What to do with a request before any upstream I/O.
     enum Plan {
         case respond(LocalReply)
-        case forward(Backend, UpstreamEndpoint)
+        /// `responseHeaders`: the route's ResponseHeaderModifiers, applied to the upstream's answer.
+        case forward(Backend, UpstreamEndpoint, responseHeaders: [HeaderModifier])
     }
 
-    /// Runs on the request's event loop with that loop's state.
-    static func plan(head: inout HTTPRequestHead, destination: Backend?, source: SourcePeer, loop: WaypointLoop, plain: Bool) -> Plan {
-        // 1. Route. PLACEHOLDER(Routing/): the tunnel's own destination service; HTTPRoute /
-        //    GRPCRoute matching with Gateway API precedence replaces this and may answer 404 NR.
-        guard let backend = destination else { return .respond(.noRoute) }
+    /// Runs on the request's event loop with that loop's state. `destination` is the
+    /// service port the request was addressed to (the tunnel's, or the Host's on the plain
+    /// listener).
+    static func plan(head: inout HTTPRequestHead, destination: Backend?, session: DownstreamSession, loop: WaypointLoop) -> Plan {
+        let config = loop.config
+        guard let destination, let served = config.served[destination.key.service] else { return .respond(.noRoute) }
+        let request = RouteRequest(head: head, port: destination.port.port)
 
-        // 2. Authorize. PLACEHOLDER(Policy/): allow. L4 policy already ran at the node; L7
-        //    AuthorizationPolicy (methods, paths, hosts, headers, principals) answers 403 here.
+        // 1. Route (Routing/): HTTPRoute / GRPCRoute with Gateway API precedence, weighted
+        //    backends; answers redirects, 404 NR and 500 for invalid backends itself.
+        let forward: RouteDecision.Forward
+        switch served.routes.route(request, random: &loop.random) {
+        case .respond(let reply): return .respond(reply)
+        case .forward(let f): forward = f
+        }
 
-        // 3. Fault injection. PLACEHOLDER(Filters/): none. Delay/abort by percentage go
-        //    here, after authorization (a denied request is never delayed).
+        // 2. Authorize (Policy/): L7 AuthorizationPolicy on the verified client identity;
+        //    before faults, so a denied request is never delayed or aborted differently.
+        if case .deny = served.authorization.authorize(request, connection: session.connection(port: destination.port.port)) {
+            return .respond(.accessDenied)
+        }
 
-        // 4. Request filters. PLACEHOLDER(Filters/): none. Header modifiers, redirect
-        //    (answers locally), URL rewrite, mirror.
+        // 3. Fault injection (Filters/): abort answers here. PLACEHOLDER(Filters/ delay):
+        //    a delay needs a timer in the handler before the upstream is acquired.
+        if !forward.faults.isEmpty {
+            let fault = FaultInjection.decide(forward.faults, grpc: request.isGRPC, random: &loop.random)
+            if let abort = fault.abort { return .respond(abort) }
+        }
 
-        // 5. Backend choice. PLACEHOLDER(Routing/ weighted backends): the route's single
-        //    backend.
+        // 4. Request filters (Filters/): header modifiers, URL rewrite. PLACEHOLDER(Filters/
+        //    mirror): mirrors need a fire-and-forget second exchange.
+        for modifier in forward.requestHeaderModifiers { modifier.apply(to: &head.headers) }
+        if let rewrite = forward.rule?.filters.rewrite {
+            let rewritten = URLRewriter.rewrite(rewrite, request, matchedPrefix: forward.rule?.matchedPrefix)
+            head.uri = rewritten.uri
+            if let host = rewritten.host { head.headers.replaceOrAdd(name: "host", value: host) }
+        }
 
-        // 6. Admission. PLACEHOLDER(Resilience/ pool limits): always admitted; overflow
+        // 5. Backend: the service and port the route chose (weights already drawn in 1).
+        guard let backend = config.backends[BackendKey(service: forward.service.metadata.key, port: forward.port)] else {
+            return .respond(.misconfigured("backend \(forward.service.metadata.key) has no port \(forward.port)"))
+        }
+
+        // 6. Admission. PLACEHOLDER(Resilience/ CircuitBreaker): always admitted; overflow
         //    answers 503 UO with x-envoy-overloaded.
 
-        // 7. Balance. PLACEHOLDER(Balancing/): round robin over all endpoints; outlier
-        //    ejection filters the list first once Resilience/ lands.
-        let endpoints = plain ? backend.plainEndpoints : backend.endpoints
+        // 7. Balance. PLACEHOLDER(Balancing/ EndpointBalancer + outlier ejection): round
+        //    robin over the backend's endpoints.
+        let endpoints = session.plain ? backend.plainEndpoints : backend.endpoints
         guard !endpoints.isEmpty else { return .respond(.noHealthyUpstream(backend)) }
         let endpoint = endpoints[loop.nextIndex(backend.key, count: endpoints.count)]
-        return .forward(backend, endpoint)
+        return .forward(backend, endpoint, responseHeaders: forward.responseHeaderModifiers)
     }
 
-    /// 8–10. After one attempt: PLACEHOLDER(Resilience/): one attempt, no per-try timeout,
-    /// no retry, no outlier feedback. The retry loop re-enters `plan` from step 7 with the
-    /// buffered request; outlier detection counts `status` per endpoint.
+    /// 8–10. After one attempt. PLACEHOLDER(Resilience/ RetryState, RequestDeadlines,
+    /// OutlierDetector): one attempt, no per-try timeout, no retry, no outlier feedback.
+    /// The retry loop re-enters `plan` at step 7 with the buffered request; outlier
+    /// detection counts `status` per endpoint.
     static func attemptFinished(endpoint: UpstreamEndpoint, status: Int, loop: WaypointLoop) {}
 
-    /// 11. Response filters. PLACEHOLDER(Filters/ ResponseHeaderModifier): none.
-    static func filterResponse(_ head: inout HTTPResponseHead) {}
+    /// 11. Response filters (Filters/): the route's ResponseHeaderModifiers.
+    static func filterResponse(_ head: inout HTTPResponseHead, modifiers: [HeaderModifier]) {
+        for modifier in modifiers { modifier.apply(to: &head.headers) }
+    }
 }
 
 /// Local answers of the I/O layer, in the shape the route table uses for its own

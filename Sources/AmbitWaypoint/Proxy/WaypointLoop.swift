@@ -12,6 +12,8 @@ final class WaypointLoop {
     let plainPool: UpstreamPool
     let series = SeriesCache()
     var requestIDs: RequestIDGenerator
+    /// Weighted backends, fault percentages: per loop, so drawing takes no lock.
+    var random = FastRandom()
     /// Placeholder balancer state (round robin per backend) until Balancing/ lands.
     private var roundRobin: [BackendKey: Int] = [:]
 
