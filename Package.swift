@@ -195,6 +195,7 @@ let package = Package(
                 "AmbitRedirect",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -280,7 +281,7 @@ let package = Package(
         .testTarget(
             name: "AmbitWaypointTests",
             dependencies: [
-                "AmbitWaypoint", "AmbitCore", "AmbitTesting",
+                "AmbitWaypoint", "AmbitCore", "AmbitTesting", "AmbitTunnel", "AmbitIdentity", "AmbitTelemetry", "AmbitAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

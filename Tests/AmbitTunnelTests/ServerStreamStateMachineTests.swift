@@ -102,3 +102,17 @@ struct ServerStreamStateMachineTests {
         }
     }
 }
+
+extension ServerStreamStateMachineTests {
+    @Test func aTerminateDecisionEstablishesWithoutDiallingAndKeepsEarlyBytes() {
+        var m = machine
+        _ = m.headersReceived(connect, endStream: false)
+        _ = m.dataReceived(ByteBuffer(string: "GET / HTTP/1.1\r\n"), endStream: false)
+        guard case .terminate(let preface, _) = m.decided(.terminate(LocalStream { _ in })) else {
+            Issue.record("expected the stream to be served locally")
+            return
+        }
+        #expect(preface.preface.count == 16)
+        #expect(m.streamClosed() == .none, "an established stream closing is no abandonment")
+    }
+}

@@ -27,8 +27,22 @@ public final class NodeDaemonProcess: Sendable {
     /// `GET path` from the daemon's HTTP server on `port` (15020 metrics, 15021 readiness,
     /// 15000 admin), from inside the node's namespace.
     public func get(_ path: String, port: Int) async throws -> String {
+        try await MeshHTTPProbe.get(path, port: port, netnsPath: node.netnsPath, context: context)
+    }
+
+    public func metrics() async throws -> String { try await get("/metrics", port: 15020) }
+
+    /// Stops the daemon with SIGTERM and waits for it to exit.
+    @discardableResult
+    public func stop() async -> ExitStatus { await process.terminate(grace: 10) }
+}
+
+/// `GET path` from 127.0.0.1:`port` inside a network namespace: how a test reads a
+/// daemon's metrics, readiness and admin endpoints (node daemon or waypoint alike).
+enum MeshHTTPProbe {
+    static func get(_ path: String, port: Int, netnsPath: String, context: TopologyContext) async throws -> String {
         let address = try SocketAddress(ipAddress: "127.0.0.1", port: port)
-        let namespace = try NetworkNamespace(path: node.netnsPath)
+        let namespace = try NetworkNamespace(path: netnsPath)
         let fd = try await context.executor.run(in: namespace) { try NamespaceSockets.tcpSocket(for: address, mark: 0) }
         let connected = try await NonBlockingConnect.connect(fd, to: address, timeout: .seconds(2), on: context.group.next()).get()
         let socket = try BlockingSocket(adopting: connected, receiveTimeoutSeconds: 5)
@@ -41,10 +55,4 @@ public final class NodeDaemonProcess: Sendable {
         guard text.hasPrefix("HTTP/1.1 200") else { throw TestFailure("GET \(path): \(text.prefix(200))") }
         return String(text[split.upperBound...])
     }
-
-    public func metrics() async throws -> String { try await get("/metrics", port: 15020) }
-
-    /// Stops the daemon with SIGTERM and waits for it to exit.
-    @discardableResult
-    public func stop() async -> ExitStatus { await process.terminate(grace: 10) }
 }

@@ -293,6 +293,19 @@ public struct HBONEStream: Sendable {
     }
 }
 
+extension HBONEStream {
+    /// Serves the stream in this process instead of gluing it to a socket: `initialize`
+    /// adds handlers that see it as a byte channel, exactly as `LocalStream` describes for
+    /// the server side (a waypoint speaks HTTP to its upstream this way). Call on the
+    /// stream's event loop.
+    public func terminate(_ initialize: (Channel) throws -> Void) throws {
+        let stream = channel
+        let sync = stream.pipeline.syncOperations
+        try sync.removeHandler(try sync.handler(type: HBONEClientStreamHandler.self)).whenFailure { _ in }
+        try Tunnel.terminate(stream: stream, preface: preface, initialize: initialize)
+    }
+}
+
 /// Bytes moved by one client-side tunnel.
 public struct TunnelStats: Sendable {
     /// The server identity TLS verified for this tunnel.

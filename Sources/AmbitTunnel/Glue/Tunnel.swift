@@ -42,6 +42,24 @@ enum Tunnel {
         tcp.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in tcp.close(promise: nil) }
     }
 
+    /// Ends a stream here instead of gluing it: the byte codec, then the caller's handlers,
+    /// then what arrived early, then reading starts (see `LocalStream`).
+    static func terminate(stream: Channel, preface: Preface, initialize: (Channel) throws -> Void) throws {
+        stream.eventLoop.preconditionInEventLoop()
+        let codec = StreamByteCodec()
+        let sync = stream.pipeline.syncOperations
+        try sync.addHandler(codec)
+        try initialize(stream)
+        let context = try sync.context(handler: codec)
+        if !preface.bytes.isEmpty {
+            for chunk in preface.bytes { context.fireChannelRead(NIOAny(chunk)) }
+            context.fireChannelReadComplete()
+        }
+        if preface.ended { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
+        stream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in stream.close(promise: nil) }
+        stream.read()
+    }
+
     /// Writes what `source` read before the glue existed into `destination`, and if the
     /// source's input had already ended, tells the source's glue so it ends the other side.
     private static func replay(

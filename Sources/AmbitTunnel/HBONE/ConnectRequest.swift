@@ -109,6 +109,23 @@ public enum ConnectDecision: Sendable {
     case unavailable(reason: String)
     /// 400: the request is malformed in a way only the decision function can see.
     case reject(reason: String)
+    /// 200, and the stream is served in this process instead of being dialled: a waypoint
+    /// terminates its tunnels to read the HTTP inside.
+    case terminate(LocalStream)
+}
+
+/// How a terminated CONNECT stream is served: `initialize` runs on the stream's event loop
+/// once 200 is sent and adds the handlers that speak the tunnelled protocol. They see the
+/// stream as a socket: `ByteBuffer` in and out, END_STREAM as `ChannelEvent.inputClosed`,
+/// `close(mode: .output)` as END_STREAM. Bytes that arrived with the CONNECT are delivered
+/// after `initialize`, so they are never lost. The stream reads with `autoRead` on; a
+/// handler that needs backpressure holds back `read()`.
+public struct LocalStream: Sendable {
+    public let initialize: @Sendable (Channel) throws -> Void
+
+    public init(_ initialize: @escaping @Sendable (Channel) throws -> Void) {
+        self.initialize = initialize
+    }
 }
 
 /// The status codes HBONE answers with, and what the client makes of them.

@@ -97,6 +97,8 @@ final class HBONEServerStreamHandler: ChannelInboundHandler, RemovableChannelHan
             }
         case .establish(let box):
             establish(preface: box.preface, context: context)
+        case .terminate(let box, let local):
+            terminate(preface: box.preface, local: local.local, context: context)
         case .respond(let status, let reason):
             respond(status: status, reason: reason, context: context)
         case .reset(let reason):
@@ -133,6 +135,24 @@ final class HBONEServerStreamHandler: ChannelInboundHandler, RemovableChannelHan
         channel.closeFuture.assumeIsolated().whenComplete { _ in
             self.record(counter.closeReason.map { .failed($0) } ?? .completed)
         }
+    }
+
+    /// Serves the stream here: 200, then the caller's pipeline on top of the byte codec.
+    private func terminate(preface: Tunnel.Preface, local: LocalStream, context: ChannelHandlerContext) {
+        let response = HPACKHeaders([(":status", HBONEStatus.established)])
+        context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: response))), promise: nil)
+        let channel = context.channel
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        do {
+            try Tunnel.terminate(stream: channel, preface: preface, initialize: local.initialize)
+        } catch {
+            logger.error("cannot serve the HBONE stream locally", metadata: ["error": "\(error)"])
+            record(.failed("cannot serve the stream locally: \(error)"))
+            channel.close(promise: nil)
+            return
+        }
+        if let request, let onEstablished { onEstablished(request, channel) }
+        channel.closeFuture.assumeIsolated().whenComplete { _ in self.record(.completed) }
     }
 
     private func respond(status: Int, reason: String, context: ChannelHandlerContext) {

@@ -8,6 +8,7 @@ import NIOHPACK
 /// is tested here without I/O.
 ///
 ///     awaitingHead ──HEADERS──▶ deciding ──forward──▶ dialing ──connected──▶ established
+///          │                       │ └──────terminate (served here)───────────────▶ ┘
 ///          │                       │                     │
 ///          └─bad HEADERS─▶ 400     └─deny/unknown─▶ 401/503/400   └─failed─▶ 503
 struct ServerStreamStateMachine {
@@ -27,6 +28,8 @@ struct ServerStreamStateMachine {
         case dial(SocketAddress)
         /// Send 200 and glue, writing the preface first.
         case establish(PrefaceBox)
+        /// Send 200 and hand the stream to a local pipeline, preface first.
+        case terminate(PrefaceBox, LocalStreamBox)
         /// Answer with an error status and end the stream.
         case respond(status: Int, reason: String)
         /// Reset the stream: the peer broke the protocol after we could no longer answer.
@@ -39,6 +42,11 @@ struct ServerStreamStateMachine {
     struct ConnectRequestBox: Equatable {
         let request: ConnectRequest
         static func == (a: Self, b: Self) -> Bool { a.request.authority == b.request.authority }
+    }
+
+    struct LocalStreamBox: Equatable {
+        let local: LocalStream
+        static func == (a: Self, b: Self) -> Bool { true }
     }
 
     struct PrefaceBox: Equatable {
@@ -128,6 +136,9 @@ struct ServerStreamStateMachine {
         case .reject(let reason):
             state = .finished
             return .respond(status: 400, reason: reason)
+        case .terminate(let local):
+            state = .established
+            return .terminate(PrefaceBox(preface: preface), LocalStreamBox(local: local))
         }
     }
 

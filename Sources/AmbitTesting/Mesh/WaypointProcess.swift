@@ -1,0 +1,68 @@
+import AmbitRedirect
+import Foundation
+import NIOCore
+
+/// One running `ambit waypoint`, seen from a test: its access log and its HTTP endpoints.
+/// It runs inside its own pod's namespace, as a waypoint pod would.
+public final class WaypointProcess: Sendable {
+    public let pod: Topology.Pod
+    public let process: TestProcess
+    let context: TopologyContext
+
+    init(pod: Topology.Pod, process: TestProcess, context: TopologyContext) {
+        self.pod = pod
+        self.process = process
+        self.context = context
+    }
+
+    /// Access-log lines so far (JSON objects, one per request).
+    public var accessLog: [String] {
+        process.stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix("{") }
+    }
+
+    public func accessLog(containing fragments: String...) -> [String] {
+        accessLog.filter { line in fragments.allSatisfy { line.contains($0) } }
+    }
+
+    /// `GET path` from the waypoint's HTTP server on `port` (15020 metrics, 15021
+    /// readiness, 15000 admin), from inside its pod.
+    public func get(_ path: String, port: Int) async throws -> String {
+        try await MeshHTTPProbe.get(path, port: port, netnsPath: pod.netnsPath, context: context)
+    }
+
+    public func metrics() async throws -> String { try await get("/metrics", port: 15020) }
+
+    /// Stops the waypoint with SIGTERM and waits for it to exit.
+    @discardableResult
+    public func stop() async -> ExitStatus { await process.terminate(grace: 10) }
+}
+
+extension MeshHarness {
+    /// The Gateway a waypoint serves, as users declare it.
+    public static func waypointGateway(name: String, namespace: String) -> String {
+        """
+        kind: Gateway
+        metadata: {name: \(name), namespace: \(namespace)}
+        spec: {gatewayClassName: ambit-waypoint}
+        """
+    }
+
+    /// Starts `ambit waypoint` inside `pod` (which should carry the
+    /// `gateway.networking.k8s.io/gateway-name` label, and `ambit.dev/dataplane-mode: none`
+    /// so the node does not capture the waypoint's own traffic) and waits until it is ready.
+    @discardableResult
+    public func startWaypoint(in pod: Topology.Pod, name: String, drainSeconds: Double = 1) async throws -> WaypointProcess {
+        let binary = try Self.ambitBinary()
+        let process = try pod.spawn([
+            binary, "waypoint", "--config", configPath, "--namespace", pod.namespace, "--name", name, "--ca-dir", caDirectory,
+            "--state-dir", directory + "/state-waypoint-\(pod.name)", "--access-log", "json",
+            "--drain-seconds", String(drainSeconds), "--log-level", "info",
+        ])
+        let waypoint = WaypointProcess(pod: pod, process: process, context: pod.context)
+        try await waitUntil("the waypoint \(pod.key) is ready", timeoutSeconds: 20) {
+            guard process.isRunning else { throw TestFailure("ambit waypoint in \(pod.key) exited: \(process.output)") }
+            return (try? await waypoint.get("/healthz/ready", port: 15021))?.hasPrefix("ready") == true
+        }
+        return waypoint
+    }
+}
