@@ -22,7 +22,6 @@ struct GRPCCall: AsyncParsableCommand {
     var failWithCode: Int32 = 0
 
     func run() async throws {
-        TestAppCommand.lineBufferedOutput()
         guard (unary == nil) != (stream == nil) else { throw ValidationError("give exactly one of --unary MSG or --stream N") }
         let endpoint = try HostPort(parsing: target)
         var pairs: [(String, String)] = []
@@ -33,12 +32,12 @@ struct GRPCCall: AsyncParsableCommand {
         let client = EchoCaller(target: endpoint, metadata: pairs)
         if let unary {
             let reply = try await client.unary(unary, failWithCode: failWithCode)
-            print("unary: \"\(reply.message)\" from \(reply.name) \(reply.version)")
+            emit("unary: \"\(reply.message)\" from \(reply.name) \(reply.version)")
         } else if let stream {
             guard stream > 0 else { throw ValidationError("--stream needs at least 1 message") }
             let replies = try await client.stream(count: stream)
-            for reply in replies { print("stream[\(reply.sequence)]: \"\(reply.message)\" from \(reply.name) \(reply.version)") }
-            print("stream: \(replies.count) of \(stream) replies")
+            for reply in replies { emit("stream[\(reply.sequence)]: \"\(reply.message)\" from \(reply.name) \(reply.version)") }
+            emit("stream: \(replies.count) of \(stream) replies")
             if replies.count != stream { throw ExitCode(1) }
         }
     }

@@ -44,7 +44,6 @@ struct Load: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        TestAppCommand.lineBufferedOutput()
         let total: Int
         if let requests {
             total = requests
@@ -63,7 +62,7 @@ struct Load: AsyncParsableCommand {
             url: try HTTPURL(parsing: url), method: HTTPMethod(rawValue: method.uppercased()), headers: headers, body: body,
             requests: total, concurrency: concurrency, rate: rate, warmup: warmup)
         let report = try await LoadGenerator.run(configuration)
-        print(json ? report.json() : report.text())
+        emit(json ? report.json() : report.text())
         if report.completed == 0 { throw ExitCode(1) }
     }
 }

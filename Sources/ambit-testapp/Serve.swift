@@ -46,7 +46,6 @@ struct Serve: AsyncParsableCommand {
     var maxBodyBytes = 64 << 20
 
     func run() async throws {
-        TestAppCommand.lineBufferedOutput()
         guard (0...100).contains(failPercent) else { throw ValidationError("--fail-percent must be within 0...100") }
         guard (100...599).contains(failCode) else { throw ValidationError("--fail-code must be an HTTP status (100...599)") }
         guard let mode = FailMode(rawValue: failMode) else {
@@ -62,7 +61,7 @@ struct Serve: AsyncParsableCommand {
         let server = try await TestAppServer.start(configuration)
         var line = "ambit-testapp \(name) \(appVersion) listening on http://\(server.httpAddress) (HTTP/1.1, h2c, /ws)"
         if let grpc = server.grpcAddress { line += ", gRPC on \(grpc)" }
-        print(line)
+        emit(line)
         try await server.waitUntilClosed()
     }
 }

@@ -31,8 +31,9 @@ public struct EchoCaller: Sendable {
         var request = Ambit_Testapp_V1_EchoRequest()
         request.message = message
         request.failWithCode = failWithCode
+        let message = request
         let metadata = grpcMetadata
-        return try await withClient { echo in try await echo.echo(request, metadata: metadata) }
+        return try await withClient { echo in try await echo.echo(message, metadata: metadata) }
     }
 
     /// An EchoStream of `count` messages in lock step: message i+1 is sent only after the

@@ -8,6 +8,7 @@ import NIOWebSocket
 
 final class ProtocolSwitchHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
 
     private let app: TestAppContext
     private var buffered: ByteBuffer?

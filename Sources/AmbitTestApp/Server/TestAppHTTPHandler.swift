@@ -30,7 +30,7 @@ let propagatedHeaders = [
     "x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid", "x-b3-sampled", "x-b3-flags",
 ]
 
-final class TestAppHTTPHandler: ChannelInboundHandler {
+final class TestAppHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
