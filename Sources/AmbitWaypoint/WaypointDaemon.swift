@@ -165,7 +165,9 @@ public actor WaypointDaemon {
     }
 
     /// The HBONE listener's address (useful with port 0).
-    private func startExporter() {
+    /// Starts the span exporter and waits (briefly) until it takes spans, so the first
+    /// requests are traced too.
+    private func startExporter() async {
         guard let exporter else { return }
         let logger = self.logger
         exporterTask = Task {
@@ -175,6 +177,7 @@ public actor WaypointDaemon {
                 logger.error("trace export stopped: \(error)")
             }
         }
+        for _ in 0..<400 where !exporter.isRunning { try? await Task.sleep(nanoseconds: 5_000_000) }
     }
 
     public nonisolated var hboneAddress: SocketAddress { hbone.localAddress }
