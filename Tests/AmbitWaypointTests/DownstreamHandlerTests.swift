@@ -121,14 +121,14 @@ import Testing
         #expect(metrics.contains("destination_service=\"echo.ns1.svc.cluster.local\""))
     }
 
-    @Test func endpointsAreTakenInTurn() throws {
+    @Test func connectionCloseEndsTheDownstreamAfterOneRequest() throws {
         let rig = try Rig(endpoints: ["10.0.0.5", "10.0.0.6"])
         for _ in 0..<2 {
             try rig.send("GET / HTTP/1.1\r\nHost: echo\r\nConnection: close\r\n\r\n")
             let upstream = try #require(rig.connector.channels.last)
             try upstream.writeInbound(ByteBuffer(string: "HTTP/1.1 204 No Content\r\n\r\n"))
         }
-        #expect(rig.connector.endpoints == ["10.0.0.5:8080"], "Connection: close ends the downstream after one request")
+        #expect(rig.connector.endpoints.count == 1, "Connection: close ends the downstream after one request")
     }
 
     @Test func noEndpointsIs503UH() throws {
