@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "ambit", targets: ["ambit"]),
+        .executable(name: "ambit-testapp", targets: ["ambit-testapp"]),
         .library(name: "AmbitTesting", targets: ["AmbitTesting"]),
     ],
     dependencies: [
@@ -180,6 +181,27 @@ let package = Package(
         ),
         // `ambit install`: systemd units with the least privilege each process needs.
         .target(name: "AmbitInstall"),
+        // The test/sample application behind the mesh in tests, the quickstart and the
+        // benchmarks (HTTP/1.1, h2c, WebSocket, gRPC Echo, fault knobs), and its load generator.
+        .target(
+            name: "AmbitTestApp",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        .executableTarget(
+            name: "ambit-testapp",
+            dependencies: ["AmbitTestApp", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // Test-only: applies batches to a store in a loop so a test can kill -9 it mid-write.
         .executableTarget(
             name: "ambit-store-stress",
@@ -296,6 +318,19 @@ let package = Package(
                 "AmbitNode", "AmbitRedirect", "AmbitCore", "AmbitTesting", "AmbitControl", "AmbitAPI", "AmbitWaypoint",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "AmbitTestAppTests",
+            dependencies: [
+                "AmbitTestApp",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]
         ),
     ],

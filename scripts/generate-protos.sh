@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates Sources/AmbitAPI/Generated/ from Protos/ (messages + gRPC stubs, public).
+# Regenerates the committed protobuf code (messages + gRPC stubs, public):
+#   Protos/ambit/v1/          -> Sources/AmbitAPI/Generated/      (the control plane's API)
+#   Protos/ambit/testapp/v1/  -> Sources/AmbitTestApp/Generated/  (the test app's Echo service)
 #
 #   scripts/generate-protos.sh
 #
@@ -13,7 +15,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
 scratch="$root/.build-protoc"
-out="$root/Sources/AmbitAPI/Generated"
 
 if ! command -v protoc >/dev/null 2>&1; then
   echo "installing protobuf-compiler" >&2
@@ -63,25 +64,30 @@ swift build --package-path "$scratch/plugins" --product protoc-gen-swift >&2
 swift build --package-path "$scratch/plugins" --product protoc-gen-grpc-swift-2 >&2
 bin="$(swift build --package-path "$scratch/plugins" --show-bin-path)"
 
-mkdir -p "$out"
-rm -f "$out"/*.pb.swift "$out"/*.grpc.swift
-protos=()
-while IFS= read -r f; do protos+=("${f#Protos/}"); done < <(find Protos -name '*.proto' | LC_ALL=C sort)
-
-protoc -I Protos \
-  --plugin=protoc-gen-swift="$bin/protoc-gen-swift" \
-  --swift_out="$out" \
-  --swift_opt=Visibility=Public \
-  --swift_opt=FileNaming=DropPath \
-  "${protos[@]}"
-protoc -I Protos \
-  --plugin=protoc-gen-grpc-swift-2="$bin/protoc-gen-grpc-swift-2" \
-  --grpc-swift-2_out="$out" \
-  --grpc-swift-2_opt=Visibility=Public \
-  --grpc-swift-2_opt=FileNaming=DropPath \
-  --grpc-swift-2_opt=Client=true \
-  --grpc-swift-2_opt=Server=true \
-  "${protos[@]}"
-
-echo "generated:" >&2
-ls -1 "$out" >&2
+# One module per proto folder, so the test app's service never lands in the control
+# plane's API module (and the other way round).
+generate() {  # proto-folder output-folder
+  local dir="$1" out="$2"
+  mkdir -p "$out"
+  rm -f "$out"/*.pb.swift "$out"/*.grpc.swift
+  local protos=()
+  while IFS= read -r f; do protos+=("${f#Protos/}"); done < <(find "$dir" -maxdepth 1 -name '*.proto' | LC_ALL=C sort)
+  protoc -I Protos \
+    --plugin=protoc-gen-swift="$bin/protoc-gen-swift" \
+    --swift_out="$out" \
+    --swift_opt=Visibility=Public \
+    --swift_opt=FileNaming=DropPath \
+    "${protos[@]}"
+  protoc -I Protos \
+    --plugin=protoc-gen-grpc-swift-2="$bin/protoc-gen-grpc-swift-2" \
+    --grpc-swift-2_out="$out" \
+    --grpc-swift-2_opt=Visibility=Public \
+    --grpc-swift-2_opt=FileNaming=DropPath \
+    --grpc-swift-2_opt=Client=true \
+    --grpc-swift-2_opt=Server=true \
+    "${protos[@]}"
+  echo "generated in $out:" >&2
+  ls -1 "$out" >&2
+}
+generate Protos/ambit/v1 "$root/Sources/AmbitAPI/Generated"
+generate Protos/ambit/testapp/v1 "$root/Sources/AmbitTestApp/Generated"
