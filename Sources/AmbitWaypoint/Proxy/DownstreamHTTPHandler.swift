@@ -334,11 +334,10 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler
         exchange.pending = []
         exchange.responseStarted = true
         exchange.status = Int(reply.status.code)
-        exchange.flags = reply.flags
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "text/plain")
-        headers.add(name: "content-length", value: String(reply.body.utf8.count))
-        for (name, value) in reply.extraHeaders { headers.add(name: name, value: value) }
+        exchange.flags = reply.responseFlag ?? ResponseFlag.none
+        var headers = reply.headers
+        if !headers.contains(name: "content-type") { headers.add(name: "content-type", value: "text/plain") }
+        headers.replaceOrAdd(name: "content-length", value: String(reply.body.utf8.count))
         if !isHTTP2, !exchange.requestEnded || !exchange.head.isKeepAlive {
             // Not reading the rest of the body: the connection cannot be reused.
             headers.add(name: "connection", value: "close")

@@ -59,26 +59,20 @@ enum RequestPath {
     static func filterResponse(_ head: inout HTTPResponseHead) {}
 }
 
-/// A response the waypoint makes itself, with the Envoy flag that explains it.
-struct LocalReply {
-    var status: HTTPResponseStatus
-    var flags: String
-    var body: String
-    var extraHeaders: [(String, String)] = []
-
-    static let noRoute = LocalReply(status: .notFound, flags: ResponseFlag.noRoute, body: "no route for this request\n")
-
+/// Local answers of the I/O layer, in the shape the route table uses for its own
+/// (`LocalReply` in Routing/), with Envoy's bodies and flags.
+extension LocalReply {
     static func noHealthyUpstream(_ backend: Backend) -> LocalReply {
-        LocalReply(status: .serviceUnavailable, flags: ResponseFlag.noHealthyUpstream, body: "no healthy upstream\n")
+        LocalReply(status: .serviceUnavailable, body: "no healthy upstream\n", responseFlag: ResponseFlag.noHealthyUpstream)
     }
 
     static func connectFailure(_ error: any Error) -> LocalReply {
         LocalReply(
-            status: .serviceUnavailable, flags: ResponseFlag.upstreamConnectionFailure,
-            body: "upstream connect error or disconnect/reset before headers. reset reason: connection failure\n")
+            status: .serviceUnavailable, body: "upstream connect error or disconnect/reset before headers. reset reason: connection failure\n",
+            responseFlag: ResponseFlag.upstreamConnectionFailure)
     }
 
     static let resetBeforeHeaders = LocalReply(
-        status: .serviceUnavailable, flags: ResponseFlag.upstreamConnectionTermination,
-        body: "upstream connect error or disconnect/reset before headers. reset reason: connection termination\n")
+        status: .serviceUnavailable, body: "upstream connect error or disconnect/reset before headers. reset reason: connection termination\n",
+        responseFlag: ResponseFlag.upstreamConnectionTermination)
 }
