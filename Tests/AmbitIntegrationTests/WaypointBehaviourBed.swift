@@ -28,6 +28,8 @@ final class WaypointBed: Sendable {
     let outlier: [String: TestAppProcess]
     /// The instances on 8083 (least request); v1's answers after 100 ms.
     let least: [String: TestAppProcess]
+    /// v3's instance on 8084, which only the WebSocket test uses.
+    let webSocket: TestAppProcess
     /// Where the waypoint exports spans, or why it cannot.
     let traces: Result<OTLPReceiver, TestFailure>
 
@@ -52,7 +54,8 @@ final class WaypointBed: Sendable {
 
     private init(
         topology: Topology, mesh: MeshHarness, client: Topology.Pod, waypoint: WaypointProcess, apps: [String: TestAppProcess],
-        flaky: TestAppProcess, outlier: [String: TestAppProcess], least: [String: TestAppProcess], traces: Result<OTLPReceiver, TestFailure>
+        flaky: TestAppProcess, outlier: [String: TestAppProcess], least: [String: TestAppProcess], webSocket: TestAppProcess,
+        traces: Result<OTLPReceiver, TestFailure>
     ) {
         self.topology = topology
         self.mesh = mesh
@@ -62,6 +65,7 @@ final class WaypointBed: Sendable {
         self.flaky = flaky
         self.outlier = outlier
         self.least = least
+        self.webSocket = webSocket
         self.traces = traces
     }
 
@@ -100,6 +104,10 @@ final class WaypointBed: Sendable {
         }
         let flaky = try await pods["v1"]!.startTestApp(
             port: 8081, name: "v1-flaky", version: "v1", arguments: ["--fail-percent", "50", "--fail-mode", "spread"])
+        // ambit-testapp (NIO's upgrader) accepts an Upgrade only as the first request of a
+        // connection; an instance of its own keeps the waypoint's pooled keep-alive
+        // connections (opened by other tests) out of the WebSocket test's way.
+        let webSocket = try await pods["v3"]!.startTestApp(port: 8084, name: "v3-ws", version: "v3")
         for pod in [client] + pods.values { try await mesh.waitUntilEnrolled(pod) }
 
         // Tracing: a real OTLP receiver on the waypoint pod's loopback. Started before the
@@ -132,7 +140,7 @@ final class WaypointBed: Sendable {
         }
         return WaypointBed(
             topology: topology, mesh: mesh, client: client, waypoint: waypoint, apps: apps, flaky: flaky,
-            outlier: outlier, least: least, traces: traces)
+            outlier: outlier, least: least, webSocket: webSocket, traces: traces)
     }
 
     /// Spellings the waypoint's OTLP flags may take (the first one `--help` lists is used).
@@ -242,7 +250,7 @@ final class WaypointBed: Sendable {
         destinationRule("lb-random", "{loadBalancer: {simple: RANDOM}}"),
         // 9, 10: gRPC and WebSocket.
         service("grpc", vip: VIP.grpc, selector: "{version: v1}", port: 9090, targetPort: 9090, appProtocol: "grpc"),
-        service("ws", vip: VIP.ws, selector: "{version: v3}", targetPort: 8080),
+        service("ws", vip: VIP.ws, selector: "{version: v3}", targetPort: 8084),
         // 11: L7 deny, on the Service and on the whole waypoint.
         service("secure", vip: VIP.secure, selector: "{version: v2}", targetPort: 8080),
         """

@@ -266,7 +266,7 @@ struct WaypointBehaviourTests {
     @Test("a WebSocket echo works through the waypoint")
     func webSocket() async throws {
         let bed = try bed
-        let backend = try #require(bed.apps["v3"])
+        let backend = bed.webSocket
         let before = try await backend.stats()
         let messages = ["first", "second through the waypoint", String(repeating: "w", count: 300)]
         let replies = try await bed.client.webSocketExchange(to: VIP.ws, messages: messages)
