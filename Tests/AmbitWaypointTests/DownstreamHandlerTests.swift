@@ -44,11 +44,11 @@ import Testing
         let log = MemoryAccessLogSink()
         let telemetry: WaypointTelemetry
 
-        init(endpoints: [String] = ["10.0.0.5", "10.0.0.6"]) throws {
+        init(endpoints: [String] = ["10.0.0.5", "10.0.0.6"], extra: String = "") throws {
             connector = EmbeddedConnector(loop: loop)
             telemetry = WaypointTelemetry(accessLog: AccessLog(format: .json, sink: log))
             let scope = WaypointScope(namespace: "ns1", name: "waypoint")
-            let snapshot = try WaypointTestMesh.snapshot(endpoints: endpoints)
+            let snapshot = try WaypointTestMesh.snapshot(endpoints: endpoints, extra: extra)
             let state = WaypointLoop(
                 loop: loop, config: WaypointConfig(snapshot: snapshot, scope: scope), meshConnector: connector,
                 plainConnector: connector)
@@ -121,14 +121,14 @@ import Testing
         #expect(metrics.contains("destination_service=\"echo.ns1.svc.cluster.local\""))
     }
 
-    @Test func endpointsAreTakenInTurn() throws {
+    @Test func connectionCloseEndsTheDownstreamAfterOneRequest() throws {
         let rig = try Rig(endpoints: ["10.0.0.5", "10.0.0.6"])
         for _ in 0..<2 {
             try rig.send("GET / HTTP/1.1\r\nHost: echo\r\nConnection: close\r\n\r\n")
             let upstream = try #require(rig.connector.channels.last)
             try upstream.writeInbound(ByteBuffer(string: "HTTP/1.1 204 No Content\r\n\r\n"))
         }
-        #expect(rig.connector.endpoints == ["10.0.0.5:8080"], "Connection: close ends the downstream after one request")
+        #expect(rig.connector.endpoints.count == 1, "Connection: close ends the downstream after one request")
     }
 
     @Test func noEndpointsIs503UH() throws {
@@ -206,5 +206,80 @@ extension DownstreamHandlerTests {
         try upstream.writeInbound(ByteBuffer(string: "\u{81}\u{02}hi"))
         #expect(try rig.received() == "\u{81}\u{02}hi")
         #expect(rig.log.lines.first?.contains("\"response_code\":101") == true)
+    }
+}
+
+extension DownstreamHandlerTests {
+    static let routed = """
+        kind: Gateway
+        metadata: {name: waypoint, namespace: ns1}
+        spec: {gatewayClassName: ambit-waypoint}
+        ---
+        kind: Service
+        metadata: {name: echo-v2, namespace: ns1}
+        spec:
+          selector: {app: echo-v2}
+          addresses: [10.96.0.12]
+          ports: [{port: 80, targetPort: 9090}]
+        ---
+        kind: Workload
+        metadata: {name: echo-v2-0, namespace: ns1, labels: {app: echo-v2}}
+        spec: {serviceAccount: echo, node: node1, addresses: [10.0.0.7]}
+        ---
+        kind: HTTPRoute
+        metadata: {name: echo, namespace: ns1}
+        spec:
+          parentRefs: [{kind: Service, name: echo, port: 80}]
+          rules:
+          - matches: [{headers: [{name: x-version, value: v2}]}]
+            filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: x-route, value: v2}]}}]
+            backendRefs: [{name: echo-v2, port: 80}]
+          - backendRefs: [{name: echo, port: 80}]
+        ---
+        kind: AuthorizationPolicy
+        metadata: {name: no-admin, namespace: ns1}
+        spec:
+          targetRefs: [{kind: Service, name: echo}]
+          action: DENY
+          rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
+        """
+
+    @Test func theRouteTableChoosesTheBackendAndItsFiltersApply() throws {
+        let rig = try Rig(endpoints: ["10.0.0.5"], extra: Self.routed)
+        try rig.send("GET /x HTTP/1.1\r\nHost: echo\r\nX-Version: v2\r\n\r\n")
+        #expect(rig.connector.endpoints == ["10.0.0.7:9090"], "a header match sends the request to v2")
+        let upstream = try #require(rig.connector.channels.first)
+        _ = try Rig.drain(upstream)
+        try upstream.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+        #expect(try rig.received().lowercased().contains("x-route: v2"), "the rule's ResponseHeaderModifier applies")
+        try rig.send("GET /x HTTP/1.1\r\nHost: echo\r\n\r\n")
+        #expect(rig.connector.endpoints.last == "10.0.0.5:8080", "without the header: v1")
+    }
+
+    @Test func anL7DenyIs403WithoutTouchingTheUpstream() throws {
+        let rig = try Rig(endpoints: ["10.0.0.5"], extra: Self.routed)
+        try rig.send("GET /admin/users HTTP/1.1\r\nHost: echo\r\n\r\n")
+        let reply = try rig.received()
+        #expect(reply.hasPrefix("HTTP/1.1 403 Forbidden\r\n"), "\(reply)")
+        #expect(reply.hasSuffix("RBAC: access denied"))
+        #expect(rig.connector.endpoints.isEmpty)
+        #expect(rig.log.lines.first?.contains("\"response_flags\":\"RBAC\"") == true)
+    }
+
+    @Test func aPathNoRouteMatchesIs404NR() throws {
+        let rig = try Rig(endpoints: ["10.0.0.5"], extra: """
+            kind: Gateway
+            metadata: {name: waypoint, namespace: ns1}
+            spec: {gatewayClassName: ambit-waypoint}
+            ---
+            kind: HTTPRoute
+            metadata: {name: only-api, namespace: ns1}
+            spec:
+              parentRefs: [{kind: Service, name: echo, port: 80}]
+              rules: [{matches: [{path: {type: PathPrefix, value: /api}}], backendRefs: [{name: echo, port: 80}]}]
+            """)
+        try rig.send("GET /other HTTP/1.1\r\nHost: echo\r\n\r\n")
+        #expect(try rig.received().hasPrefix("HTTP/1.1 404 Not Found\r\n"))
+        #expect(rig.log.lines.first?.contains("\"response_flags\":\"NR\"") == true)
     }
 }

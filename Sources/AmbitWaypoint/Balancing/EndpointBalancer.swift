@@ -51,6 +51,9 @@ public struct EndpointBalancer: Sendable {
     public struct Lease: Sendable {
         public let endpoint: Endpoint
         fileprivate let slot: Int
+        /// The endpoint's position in `endpoints` when it was picked, so the owner can keep
+        /// a parallel array of what it dials instead of looking the address up.
+        public var index: Int { slot }
     }
 
     public let algorithm: Algorithm

@@ -1,3 +1,4 @@
+import AmbitCore
 import NIOCore
 import NIOHTTP1
 
@@ -21,6 +22,22 @@ final class DownstreamSession {
 
     var pool: UpstreamPool { plain ? loop.plainPool : loop.meshPool }
 
+    /// What L7 authorization knows of the connection: the verified client identity, its
+    /// address (from `forwarded`), and the service address it asked for.
+    private lazy var connectionBase = AuthorizationEvaluator.Connection(
+        sourcePrincipal: source.principal,
+        sourceIP: source.address.flatMap { try? HostPort(parsing: $0) }.flatMap { IPAddress($0.host) },
+        destinationIP: destination?.service.addresses.first, destinationPort: 0)
+
+    func connection(port: Int) -> AuthorizationEvaluator.Connection {
+        var connection = connectionBase
+        connection.destinationPort = port
+        return connection
+    }
+
+    /// The client's IP as text, for consistent hashing by source IP (parsed on first use).
+    lazy var sourceIP: String? = source.address.flatMap { try? HostPort(parsing: $0) }?.host
+
     func backend(for head: HTTPRequestHead) -> Backend? {
         if let destination { return loop.config.backend(for: destination) }
         return loop.config.backend(forHost: head.headers.first(name: "host"))
@@ -30,10 +47,14 @@ final class DownstreamSession {
 /// Serves requests of one downstream: an HTTP/1.1 connection (one request after another,
 /// keep-alive) or one HTTP/2 stream (behind `HTTP2FramePayloadToHTTP1ServerCodec`), so one
 /// request path serves both. Each request runs `RequestPath.plan`, then streams its body to
-/// an upstream exchange and the response back, never holding a whole body.
+/// an upstream exchange and the response back, never holding a whole body — except up to
+/// 64 KiB kept for a retry or a mirror when the route has one.
 ///
 /// Backpressure both ways: the downstream is read only while the upstream can take more;
 /// the upstream is read only while the downstream can (`downstreamWritable`).
+///
+/// The attempt loop (balancing, timeouts, retries, outlier feedback) is in
+/// `DownstreamHTTPHandler+Attempts.swift`.
 final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamOwner {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -47,6 +68,31 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler
         var backend: Backend?
         var endpoint: UpstreamEndpoint?
         var upstream: UpstreamHTTPHandler?
+        /// The admitted plan (nil for a local answer); its pool slots are released once.
+        var forward: RequestPath.Forward?
+        /// The request as every attempt sends it, before `x-envoy-attempt-count`.
+        var upstreamHead: HTTPRequestHead?
+        /// The balancer's pick for the attempt in flight.
+        var lease: EndpointBalancer.Lease?
+        /// Changes with every attempt, so late callbacks of an abandoned one are ignored.
+        var attemptToken = 0
+        /// Attempts sent (the value of `x-envoy-attempt-count`).
+        var attempts = 0
+        /// The rule's retry state; nil when the rule has no retry stanza.
+        var retry: RetryState?
+        /// Holds a `maxRetries` slot of the pool for the retry in flight.
+        var holdsRetrySlot = false
+        /// Body parts kept for a replay (retry) or a mirror; nil when not kept (no need, or
+        /// the body outgrew `RetryPolicy.maxBufferedBodyBytes`).
+        var replay: [HTTPClientRequestPart]?
+        var replayBytes = 0
+        var deadlines: RequestDeadlines?
+        /// The one timer of the request: fault delay, backoff, or the attempt's timeout.
+        var timer: Scheduled<Void>?
+        var trace = RequestTrace()
+        var setCookie: String?
+        /// The route's response header edits (usually none).
+        var responseHeaders: [HeaderModifier] = []
         /// Parts read before the upstream exchange was ready (at most one read's worth:
         /// reading stops while waiting).
         var pending: [HTTPClientRequestPart] = []
@@ -55,6 +101,7 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler
         var responseEnded = false
         var upstreamKeepAlive = true
         var answeredLocally = false
+        var completed = false
         /// The request asked for `Upgrade` (WebSocket) over HTTP/1.1.
         var wantsUpgrade = false
         /// The upstream said 101: the rest is bytes, not HTTP.
@@ -74,10 +121,10 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     let session: DownstreamSession
     let isHTTP2: Bool
-    private var context: ChannelHandlerContext?
-    private var exchange: Exchange?
-    private var pendingRead = false
-    private var closing = false
+    var context: ChannelHandlerContext?
+    var exchange: Exchange?
+    var pendingRead = false
+    var closing = false
 
     init(session: DownstreamSession, isHTTP2: Bool) {
         self.session = session
@@ -104,10 +151,12 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler
             guard let exchange else { return }
             exchange.bytesReceived += bytes.readableBytes
             if exchange.answeredLocally { return }
+            let part = HTTPClientRequestPart.body(.byteBuffer(bytes))
+            if exchange.replay != nil { keepForReplay(part, bytes: bytes.readableBytes, exchange: exchange) }
             if let upstream = exchange.upstream {
-                upstream.send(.body(.byteBuffer(bytes)))
+                upstream.send(part)
             } else {
-                exchange.pending.append(.body(.byteBuffer(bytes)))
+                exchange.pending.append(part)
             }
         case .end(let trailers):
             guard let exchange else { return }
@@ -116,6 +165,10 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler
                 if exchange.responseEnded { finish(exchange, context: context) }
                 return
             }
+            if exchange.replay != nil {
+                exchange.replay?.append(.end(trailers))
+                sendMirrors(exchange)
+            }
             if let upstream = exchange.upstream {
                 upstream.send(.end(trailers))
                 upstream.flush()
@@ -123,6 +176,18 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler
             } else {
                 exchange.pending.append(.end(trailers))
             }
+        }
+    }
+
+    /// Keeps a body part for a replay while the body stays within the buffer; past it,
+    /// nothing is kept and the request can no longer be retried or mirrored.
+    private func keepForReplay(_ part: HTTPClientRequestPart, bytes: Int, exchange: Exchange) {
+        exchange.replayBytes += bytes
+        if exchange.replayBytes > RetryPolicy.maxBufferedBodyBytes {
+            exchange.replay = nil
+            exchange.retry?.bodyOutgrewBuffer()
+        } else {
+            exchange.replay?.append(part)
         }
     }
 
@@ -150,12 +215,14 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if let exchange, !exchange.responseEnded {
-            // The client went away first.
-            exchange.flags = ResponseFlag.downstreamConnectionTermination
-            exchange.upstream?.abort()
-            exchange.upstream = nil
-            record(exchange)
+        if let exchange {
+            if !exchange.responseEnded {
+                // The client went away first.
+                exchange.flags = ResponseFlag.downstreamConnectionTermination
+                exchange.upstream?.abort()
+                exchange.upstream = nil
+            }
+            complete(exchange)
             self.exchange = nil
         }
         context.fireChannelInactive()
@@ -180,32 +247,39 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler
             exchange.requestID = id
             head.headers.add(name: "x-request-id", value: id)
         }
-        switch RequestPath.plan(head: &head, destination: session.backend(for: head), source: session.source, loop: loop, plain: session.plain) {
+        let tracer = session.telemetry.tracer
+        if tracer.isEnabled {
+            // Before routing, so a route's header edits see the trace headers the upstream gets.
+            exchange.trace = tracer.begin(&head, sourcePrincipal: session.source.principalURI)
+        }
+        switch RequestPath.plan(head: &head, destination: session.backend(for: head), session: session, multiplexed: isHTTP2, loop: loop) {
         case .respond(let reply):
             respondLocally(reply, exchange: exchange, context: context)
-        case .forward(let backend, let endpoint):
-            exchange.backend = backend
-            exchange.endpoint = endpoint
-            exchange.pending.append(.head(Self.upstreamHead(head)))
-            session.pool.acquire(endpoint, kind: isHTTP2 ? .http2 : .http1) { result in
-                switch result {
-                case .success(let upstream):
-                    guard self.exchange === exchange, let context = self.context else {
-                        // The client left while we connected: an unused connection is still good.
-                        self.session.pool.release(upstream, reusable: true)
-                        return
-                    }
-                    self.attach(upstream, to: exchange, context: context)
-                case .failure(let error):
-                    guard self.exchange === exchange, let context = self.context else { return }
-                    RequestPath.attemptFinished(endpoint: endpoint, status: 503, loop: loop)
-                    self.respondLocally(.connectFailure(error), exchange: exchange, context: context)
+        case .forward(let forward):
+            exchange.forward = forward
+            exchange.responseHeaders = forward.responseHeaders
+            exchange.backend = forward.backend
+            exchange.setCookie = forward.setCookie
+            exchange.upstreamHead = Self.upstreamHead(head)
+            if let policy = forward.rule?.retryPolicy {
+                exchange.retry = RetryState(policy: policy, method: head.method.rawValue, bodyBuffered: true)
+                forward.destination.budget.recordRequest(now: loop.seconds)
+            }
+            if exchange.retry != nil || !forward.mirrors.isEmpty { exchange.replay = [] }
+            if let delay = forward.delay, delay > .zero {
+                // Fault injection's delay: the request waits on the loop, reading nothing.
+                exchange.timer = loop.loop.scheduleTask(in: .nanoseconds(RetryBackoff.nanoseconds(delay))) { [weak self] in
+                    guard let self, self.exchange === exchange else { return }
+                    exchange.timer = nil
+                    self.beginAttempts(exchange)
                 }
+            } else {
+                beginAttempts(exchange)
             }
         }
     }
 
-    private func attach(_ upstream: UpstreamHTTPHandler, to exchange: Exchange, context: ChannelHandlerContext) {
+    func attach(_ upstream: UpstreamHTTPHandler, to exchange: Exchange, context: ChannelHandlerContext) {
         exchange.upstream = upstream
         upstream.owner = self
         for part in exchange.pending { upstream.send(part) }
@@ -244,10 +318,12 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .head(let head) where head.status == .switchingProtocols && exchange.wantsUpgrade:
             switchProtocols(head, exchange: exchange, context: context)
         case .head(var head):
+            if responseHeadRetries(head, exchange: exchange) { return }
             exchange.responseStarted = true
             exchange.status = Int(head.status.code)
             exchange.upstreamKeepAlive = head.isKeepAlive
-            RequestPath.filterResponse(&head)
+            RequestPath.filterResponse(&head, modifiers: exchange.responseHeaders)
+            if let cookie = exchange.setCookie { head.headers.add(name: "set-cookie", value: cookie) }
             head.version = isHTTP2 ? .http2 : .http1_1
             if !isHTTP2 {
                 Self.removeHopByHop(&head.headers)
@@ -261,9 +337,7 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler
             context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
         case .end(let trailers):
             exchange.responseEnded = true
-            if let endpoint = exchange.endpoint {
-                RequestPath.attemptFinished(endpoint: endpoint, status: exchange.status, loop: session.loop)
-            }
+            endAttempt(exchange, outcome: nil)
             if exchange.requestEnded {
                 finish(exchange, context: context, writing: .end(trailers))
             } else if !isHTTP2 {
@@ -297,7 +371,7 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler
         upstream.onClose = nil
         exchange.upstream = nil
         self.exchange = nil
-        record(exchange)
+        complete(exchange)
         UpgradeSwitch.perform(downstream: context.channel, upstream: upstreamChannel) { _ in }
     }
 
@@ -314,27 +388,32 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler
     func upstreamClosed(_ error: (any Error)?) {
         guard let exchange, let context, exchange.upstream != nil, !exchange.responseEnded else { return }
         exchange.upstream = nil
-        if let endpoint = exchange.endpoint { RequestPath.attemptFinished(endpoint: endpoint, status: 503, loop: session.loop) }
         if !exchange.responseStarted {
-            respondLocally(.resetBeforeHeaders, exchange: exchange, context: context)
+            attemptFailed(exchange, outcome: .reset, reply: .resetBeforeHeaders)
         } else {
             // Mid-response: the client must see a broken response, not a short one that
             // looks complete. An HTTP/1 connection closes; an HTTP/2 stream is reset.
             exchange.flags = ResponseFlag.upstreamConnectionTermination
-            record(exchange)
-            self.exchange = nil
-            context.close(promise: nil)
+            breakResponse(exchange, context: context)
         }
+    }
+
+    /// Ends a response that already started and cannot be completed.
+    func breakResponse(_ exchange: Exchange, context: ChannelHandlerContext) {
+        complete(exchange)
+        self.exchange = nil
+        context.close(promise: nil)
     }
 
     // MARK: - Finishing
 
-    private func respondLocally(_ reply: LocalReply, exchange: Exchange, context: ChannelHandlerContext) {
+    func respondLocally(_ reply: LocalReply, exchange: Exchange, context: ChannelHandlerContext, extraFlag: String? = nil) {
         exchange.answeredLocally = true
         exchange.pending = []
         exchange.responseStarted = true
         exchange.status = Int(reply.status.code)
-        exchange.flags = reply.responseFlag ?? ResponseFlag.none
+        let flag = reply.responseFlag ?? ResponseFlag.none
+        exchange.flags = extraFlag.map { flag == ResponseFlag.none ? $0 : "\(flag),\($0)" } ?? flag
         var headers = reply.headers
         if !headers.contains(name: "content-type") { headers.add(name: "content-type", value: "text/plain") }
         headers.replaceOrAdd(name: "content-length", value: String(reply.body.utf8.count))
@@ -365,17 +444,37 @@ final class DownstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// The exchange is detached before `writing` (the response's end) goes out: writing the
     /// end lets NIO's pipelining handler deliver the next request at once, re-entrantly,
     /// and that request must find this handler idle.
-    private func finish(_ exchange: Exchange, context: ChannelHandlerContext, writing last: HTTPServerResponsePart? = nil) {
+    func finish(_ exchange: Exchange, context: ChannelHandlerContext, writing last: HTTPServerResponsePart? = nil) {
         guard self.exchange === exchange else { return }
         self.exchange = nil
         if let upstream = exchange.upstream {
             exchange.upstream = nil
             session.pool.release(upstream, reusable: exchange.requestEnded && exchange.upstreamKeepAlive)
         }
-        record(exchange)
+        complete(exchange)
         let close = !isHTTP2 && (closing || !exchange.head.isKeepAlive)
         if let last { context.writeAndFlush(wrapOutboundOut(last), promise: nil) }
         if close { context.close(promise: nil) }
+    }
+
+    /// The request is over, however it ended: exactly once, give back what it held (pool
+    /// slots, the balancer lease, its timer), end its span, count it and log it.
+    func complete(_ exchange: Exchange) {
+        guard !exchange.completed else { return }
+        exchange.completed = true
+        exchange.timer?.cancel()
+        exchange.timer = nil
+        if let forward = exchange.forward {
+            endAttempt(exchange, outcome: nil)
+            forward.release()
+        }
+        if exchange.trace.isExported {
+            exchange.trace.end(
+                status: exchange.status == 0 ? nil : exchange.status, responseFlags: exchange.flags,
+                upstreamCluster: exchange.backend.map { "outbound|\($0.port.port)||\($0.hostname)" },
+                route: exchange.forward?.rule.map(\.description))
+        }
+        record(exchange)
     }
 
     private func record(_ exchange: Exchange) {

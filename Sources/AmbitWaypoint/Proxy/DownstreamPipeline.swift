@@ -88,12 +88,13 @@ final class TCPStreamRelay: ChannelInboundHandler, RemovableChannelHandler {
         }
         let session = self.session
         let backend = session.destination.flatMap { session.loop.config.backend(for: $0) }
-        let endpoints = backend.map { session.plain ? $0.plainEndpoints : $0.endpoints } ?? []
-        guard let backend, !endpoints.isEmpty else {
+        // TCP streams are balanced like requests: one lease for the stream's life.
+        let destination = backend.map { session.loop.destination($0, plain: session.plain, metrics: session.telemetry.upstream) }
+        guard let backend, let destination, let (lease, endpoint) = destination.pick(hash: nil) else {
             context.close(promise: nil)
             return
         }
-        let endpoint = endpoints[session.loop.nextIndex(backend.key, count: endpoints.count)]
+        let loop = session.loop
         let started = NIODeadline.now()
         session.pool.connector.connect(to: endpoint, on: channel.eventLoop) { upstream in
             try upstream.pipeline.syncOperations.addHandler(InputHoldHandler())
@@ -101,10 +102,13 @@ final class TCPStreamRelay: ChannelInboundHandler, RemovableChannelHandler {
             switch result {
             case .success(let upstream):
                 TCPRelay.join(channel, upstream).assumeIsolated().whenComplete { outcome in
+                    destination.balancer.release(lease)
                     let stats = try? outcome.get()
                     Self.log(session: session, backend: backend, endpoint: endpoint, started: started, stats: stats, flags: stats?.failure == nil ? ResponseFlag.none : ResponseFlag.upstreamConnectionTermination)
                 }
             case .failure:
+                destination.balancer.release(lease)
+                destination.record(.connectFailure, lease: lease, on: loop)
                 Self.log(session: session, backend: backend, endpoint: endpoint, started: started, stats: nil, flags: ResponseFlag.upstreamConnectionFailure)
                 channel.close(promise: nil)
             }

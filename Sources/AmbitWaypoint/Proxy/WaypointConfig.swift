@@ -17,23 +17,33 @@ public final class WaypointConfig: Sendable {
     /// The one served backend, when there is exactly one (the benchmark listener's default).
     let soleBackend: Backend?
 
+    /// Routes and L7 policy of each served service, by `namespace/name`.
+    let served: [String: ServedService]
+
     public init(snapshot: MeshSnapshot, scope: WaypointScope, plainUpstream: SocketAddress? = nil) {
         self.snapshot = snapshot
         self.scope = scope
         var backends: [BackendKey: Backend] = [:]
         var byHost: [String: Backend] = [:]
+        var served: [String: ServedService] = [:]
         let domain = snapshot.mesh.clusterDomain
-        for service in snapshot.services
-        where service.metadata.namespace == scope.namespace && snapshot.waypointName(for: service) == scope.name {
+        let gateway = snapshot.gateway(namespace: scope.namespace, name: scope.name)
+        let plain = plainUpstream.map { [UpstreamEndpoint(address: $0, identity: nil, workload: nil)] }
+        // Every service gets a backend, not only the served ones: a route's backendRefs may
+        // send a served service's traffic to another (canary v2, a mirror).
+        for service in snapshot.services {
+            let isServed = service.metadata.namespace == scope.namespace && snapshot.waypointName(for: service) == scope.name
             let workloads = snapshot.endpoints(of: service).filter { !$0.addresses.isEmpty }
             for port in service.ports {
                 let endpoints = workloads.compactMap { w -> UpstreamEndpoint? in
                     guard let address = try? SocketAddress(ipAddress: w.addresses[0].description, port: port.targetPort) else { return nil }
                     return UpstreamEndpoint(address: address, identity: snapshot.isEnrolled(w) ? snapshot.identity(of: w) : nil, workload: w)
                 }
-                let plain = plainUpstream.map { [UpstreamEndpoint(address: $0, identity: nil, workload: nil)] }
-                let backend = Backend(service: service, port: port, endpoints: endpoints, plainEndpoints: plain ?? endpoints, clusterDomain: domain)
-                backends[BackendKey(service: service.metadata.key, port: port.port)] = backend
+                let backend = Backend(
+                    service: service, port: port, endpoints: endpoints, plainEndpoints: (isServed ? plain : nil) ?? endpoints,
+                    clusterDomain: domain)
+                backends[backend.key] = backend
+                guard isServed else { continue }
                 let fqdn = service.hostname(clusterDomain: domain)
                 var hosts = [fqdn, service.metadata.name, "\(service.metadata.name).\(service.metadata.namespace)"]
                 hosts += service.addresses.map(\.description)
@@ -42,10 +52,18 @@ public final class WaypointConfig: Sendable {
                     if port.port == 80 || byHost[host] == nil { byHost[host] = backend }
                 }
             }
+            if isServed {
+                served[service.metadata.key] = ServedService(
+                    routes: RouteTable(service: service, waypoint: gateway, snapshot: snapshot),
+                    authorization: gateway.map { WaypointAuthorization(waypoint: $0, service: service, snapshot: snapshot) }
+                        ?? WaypointAuthorization(policies: []))
+            }
         }
         self.backends = backends
         self.backendsByHost = byHost
-        self.soleBackend = backends.count == 1 ? backends.values.first : nil
+        self.served = served
+        let servedBackends = backends.values.filter { served[$0.key.service] != nil }
+        self.soleBackend = servedBackends.count == 1 ? servedBackends.first : nil
     }
 
     func backend(for destination: WaypointScope.Destination) -> Backend? {
@@ -57,6 +75,12 @@ public final class WaypointConfig: Sendable {
         if let host, let hit = backendsByHost[host] ?? backendsByHost[host.lowercased()] { return hit }
         return soleBackend
     }
+}
+
+/// What the request path consults for a served service, compiled once per config.
+struct ServedService: Sendable {
+    let routes: RouteTable
+    let authorization: WaypointAuthorization
 }
 
 struct BackendKey: Hashable, Sendable {

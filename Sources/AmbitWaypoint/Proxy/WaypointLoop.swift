@@ -5,15 +5,27 @@ import NIOCore
 /// path takes no lock; a config change is posted to each loop (`WaypointLoops.update`).
 final class WaypointLoop {
     let loop: any EventLoop
-    var config: WaypointConfig
+    var config: WaypointConfig {
+        didSet {
+            // States of destinations the new config no longer has are dropped (with their
+            // timers); the others are rebuilt on first use, carrying their counts over.
+            for (key, state) in destinations where config.backends[key.backend] == nil {
+                state.outlierTimer?.cancel()
+                destinations[key] = nil
+            }
+        }
+    }
     /// Upstreams of the mesh path (HBONE to mesh endpoints).
     let meshPool: UpstreamPool
     /// Upstreams of the plain benchmark listener.
     let plainPool: UpstreamPool
     let series = SeriesCache()
     var requestIDs: RequestIDGenerator
-    /// Placeholder balancer state (round robin per backend) until Balancing/ lands.
-    private var roundRobin: [BackendKey: Int] = [:]
+    /// Weighted backends, fault percentages: per loop, so drawing takes no lock.
+    var random = FastRandom()
+    /// Balancer, limits, outlier detection and retry budget per destination, built on
+    /// first use under each config.
+    private var destinations: [DestinationState.Key: DestinationState] = [:]
 
     init(loop: any EventLoop, config: WaypointConfig, meshConnector: any UpstreamConnector, plainConnector: any UpstreamConnector) {
         self.loop = loop
@@ -23,10 +35,20 @@ final class WaypointLoop {
         self.requestIDs = RequestIDGenerator()
     }
 
-    func nextIndex(_ key: BackendKey, count: Int) -> Int {
-        let n = roundRobin[key, default: 0]
-        roundRobin[key] = n &+ 1
-        return n % count
+    /// The loop's clock in seconds, what the resilience state machines count in. The event
+    /// loop's `now` is the injected clock: an `EmbeddedEventLoop` moves it by hand.
+    var seconds: Double { Double(loop.now.uptimeNanoseconds) / 1e9 }
+
+    /// The state of `backend` under the current config (rebuilt, carrying counts over, when
+    /// the config changed since it was built).
+    func destination(_ backend: Backend, plain: Bool, metrics: UpstreamMetrics) -> DestinationState {
+        let key = DestinationState.Key(backend: backend.key, plain: plain)
+        let existing = destinations[key]
+        if let existing, existing.config === config { return existing }
+        let state = DestinationState(config: config, backend: backend, plain: plain, previous: existing, metrics: metrics, now: seconds)
+        state.armOutlierTimer(on: self)
+        destinations[key] = state
+        return state
     }
 }
 

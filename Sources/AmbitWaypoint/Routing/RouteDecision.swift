@@ -47,6 +47,26 @@ public struct RouteRule: Sendable {
     /// The `PathPrefix` value a `ReplacePrefixMatch` rewrite or redirect replaces (the
     /// decoder guarantees such a rule has exactly that one match).
     public let matchedPrefix: String?
+    /// `retry` prepared once per config (a set of codes), so a request only reads it.
+    public let retryPolicy: RetryPolicy?
+    /// Whether either timeout is set (and not `0s`): requests of other rules arm no timer.
+    public let hasTimeouts: Bool
+
+    public init(
+        routeKind: String, routeKey: String, ruleIndex: Int, ruleName: String?, filters: RouteFilters, timeouts: HTTPRoute.Timeouts,
+        retry: HTTPRoute.Retry?, matchedPrefix: String?
+    ) {
+        self.routeKind = routeKind
+        self.routeKey = routeKey
+        self.ruleIndex = ruleIndex
+        self.ruleName = ruleName
+        self.filters = filters
+        self.timeouts = timeouts
+        self.retry = retry
+        self.matchedPrefix = matchedPrefix
+        retryPolicy = RetryPolicy(route: retry)
+        hasTimeouts = (timeouts.request ?? .zero) > .zero || (timeouts.backendRequest ?? .zero) > .zero
+    }
 
     /// `HTTPRoute shop/cart rule 1`: how logs and errors name it.
     public var description: String { "\(routeKind) \(routeKey) rule \(ruleName ?? String(ruleIndex))" }

@@ -68,4 +68,6 @@ enum ResponseFlag {
     static let downstreamConnectionTermination = "DC"
     /// No route for the request.
     static let noRoute = "NR"
+    /// A request or per-try timeout ended the request.
+    static let upstreamRequestTimeout = "UT"
 }

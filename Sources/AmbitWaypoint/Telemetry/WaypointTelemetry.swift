@@ -16,6 +16,10 @@ public final class WaypointTelemetry: Sendable {
     let duration: HistogramFamily
     let requestBytes: HistogramFamily
     let responseBytes: HistogramFamily
+    /// Attempts, retries, overflows, timeouts and ejections per destination.
+    let upstream: UpstreamMetrics
+    /// Server spans (`RequestTracer.disabled` when no OTLP endpoint is configured).
+    public let tracer: RequestTracer
 
     static let labels = [
         "reporter", "source_workload", "source_workload_namespace", "source_principal", "destination_workload",
@@ -23,9 +27,11 @@ public final class WaypointTelemetry: Sendable {
         "destination_service_namespace", "request_protocol", "response_code", "response_flags", "connection_security_policy",
     ]
 
-    public init(registry: MetricsRegistry = MetricsRegistry(), accessLog: AccessLog?) {
+    public init(registry: MetricsRegistry = MetricsRegistry(), accessLog: AccessLog?, tracer: RequestTracer = .disabled) {
         self.registry = registry
         self.accessLog = accessLog
+        self.tracer = tracer
+        upstream = UpstreamMetrics(registry: registry)
         requests = registry.counter("istio_requests_total", help: "Requests handled by the waypoint", labels: Self.labels)
         duration = registry.histogram(
             "istio_request_duration_milliseconds", help: "Request durations through the waypoint", labels: Self.labels)
