@@ -116,6 +116,9 @@ struct ServerTests {
             let sized = try await client.get("/", headers: [("x-testapp-body-bytes", "1024")])
             #expect(sized.bodyBytes == 1024)
 
+            let twoHosts = try await client.get("/", headers: [("host", "again")])
+            #expect(twoHosts.status == 400)
+
             let bad = try await client.get("/", headers: [("x-testapp-status", "abc")])
             #expect(bad.status == 400)
             #expect(bad.text.contains("x-testapp-status"))

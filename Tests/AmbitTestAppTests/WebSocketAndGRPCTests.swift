@@ -110,3 +110,15 @@ struct LoadGeneratorTests {
         #expect(report.errors.values.reduce(0, +) == 5)
     }
 }
+
+@Suite("Load generator headers")
+struct LoadGeneratorHeaderTests {
+    @Test func aHostHeaderReplacesTheURLsInsteadOfDoublingIt() async throws {
+        try await withServer { server in
+            let url = try HTTPURL(parsing: "http://127.0.0.1:\(server.httpAddress.port)/")
+            let report = try await LoadGenerator.run(LoadConfiguration(url: url, headers: [("Host", "svc.example")], requests: 3))
+            // The server answers 400 to a request with two Host headers (RFC 9112 §3.2).
+            #expect(report.statuses == [200: 3])
+        }
+    }
+}

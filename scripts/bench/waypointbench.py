@@ -141,13 +141,17 @@ def parse_wrk(text: str) -> dict:
     }
 
 
-def measured(pid: int | None, run) -> dict:
-    """Runs `run()` (which returns a dict with "requests") with CPU and RSS taken around it."""
+def measured(pid: int | None, backend_pid: int, run) -> dict:
+    """Runs `run()` (which returns a dict with "requests") with CPU and RSS taken around it.
+    The backend's CPU per request is kept too, to show it is not the bottleneck."""
     sampler = RSSSampler(pid)
     before = cpu_ns(pid) if pid else None
+    backend_before = cpu_ns(backend_pid)[0]
     sampler.start()
     result = run()
     rss = sampler.finish()
+    if result["requests"] > 0:
+        result["backend_cpu_us_per_req"] = round((cpu_ns(backend_pid)[0] - backend_before) / 1000 / result["requests"], 1)
     if pid:
         after = cpu_ns(pid)
         result["cpu_source"] = after[1]
@@ -255,8 +259,16 @@ class Variants:
         proc = self.procs.start("envoy", [self.args.envoy, "-c", cfg, "--concurrency", "1", "--disable-hot-restart",
                                           "--log-level", "warn", "--base-id", str(os.getpid() % 60000)])
         url = "http://%s:%d/" % (LOOPBACK, port)
-        wait_http_ok(url, 30, proc)
+        self._peer_ready(url, proc)
         return url, proc.popen.pid
+
+    @staticmethod
+    def _peer_ready(url: str, proc) -> None:
+        # A peer that is installed but does not work is a failure of the rig, not "not yet".
+        try:
+            wait_http_ok(url, 30, proc)
+        except Unavailable as e:
+            raise RuntimeError(str(e)) from None
 
     def start_haproxy(self):
         if not self.args.haproxy:
@@ -267,7 +279,7 @@ class Variants:
         # -db: stay in the foreground, so the PID we started is the one that serves.
         proc = self.procs.start("haproxy", [self.args.haproxy, "-db", "-f", cfg])
         url = "http://%s:%d/" % (LOOPBACK, port)
-        wait_http_ok(url, 15, proc)
+        self._peer_ready(url, proc)
         return url, proc.popen.pid
 
     # The two waypoint variants run once `ambit waypoint` has the pieces they use; until then
@@ -350,17 +362,18 @@ def fmt(v, digits=2):
     return "–" if v is None else ("%.*f" % (digits, v))
 
 
-def table(results: dict) -> str:
+def table(results: dict, rate: int) -> str:
     direct = results.get("direct", {})
-    head = ["variant", "sat req/s", "× direct", "sat p50 ms", "sat p99 ms", "1000/s p50 ms", "1000/s p99 ms",
-            "p99 × direct", "CPU µs/req sat", "CPU µs/req 1000/s", "RSS MiB (load / peak)"]
+    head = ["variant", "sat req/s", "× direct", "sat p50 ms", "sat p99 ms", "%d/s p50 ms" % rate, "%d/s p99 ms" % rate,
+            "%d/s p99 × direct" % rate, "CPU µs/req sat", "CPU µs/req %d/s" % rate, "RSS MiB (load / peak)"]
     rows = [head, ["---"] * len(head)]
     for name in VARIANTS:
         if name not in results:
             continue
         r = results[name]
         if r.get("status") != "ok":
-            rows.append([name, "not available yet: " + r.get("reason", "?").splitlines()[0]] + [""] * (len(head) - 2))
+            label = "not available yet: " if r.get("status") == "unavailable" else "FAILED: "
+            rows.append([name, label + r.get("reason", "?").splitlines()[0]] + [""] * (len(head) - 2))
             continue
         sat, fixed = r["saturated"], r["fixed_rate"]
         ratio = lambda a, b: None if (a is None or not b) else a / b  # noqa: E731
@@ -397,23 +410,23 @@ def run(args) -> int:
         variants, load = Variants(args, procs, work, backend_port), Load(args, logdir)
         for name in wanted:
             print("== %s" % name, flush=True)
-            before = set(procs.live)
+            before = list(procs.live)
             try:
                 url, pid = variants.start(name)
                 load.warmup(url, name)
-                sat = measured(pid, lambda: load.saturated(url, name))
-                print("   saturated: %.0f req/s, p50 %.3f ms, p99 %.3f ms, CPU %s µs/req" % (
-                    sat["rps"], sat["p50_ms"], sat["p99_ms"], sat.get("cpu_us_per_req", "–")), flush=True)
-                fixed = measured(pid, lambda: load.fixed_rate(url, name))
-                print("   %d req/s: p50 %.3f ms, p99 %.3f ms, CPU %s µs/req" % (
-                    args.rate, fixed["p50_ms"], fixed["p99_ms"], fixed.get("cpu_us_per_req", "–")), flush=True)
+                sat = measured(pid, backend.popen.pid, lambda: load.saturated(url, name))
+                print("   saturated: %.0f req/s, p50 %.3f ms, p99 %.3f ms, CPU %s µs/req (backend %s)" % (
+                    sat["rps"], sat["p50_ms"], sat["p99_ms"], sat.get("cpu_us_per_req", "–"), sat.get("backend_cpu_us_per_req")), flush=True)
+                fixed = measured(pid, backend.popen.pid, lambda: load.fixed_rate(url, name))
+                print("   %d req/s: p50 %.3f ms, p99 %.3f ms, CPU %s µs/req (backend %s)" % (
+                    args.rate, fixed["p50_ms"], fixed["p99_ms"], fixed.get("cpu_us_per_req", "–"), fixed.get("backend_cpu_us_per_req")), flush=True)
                 results[name] = {"status": "ok", "url": url, "saturated": sat, "fixed_rate": fixed}
                 if pid:
                     results[name]["peak_rss_mib"] = memory_mib(pid).get("VmHWM")
-                for key in ("saturated", "fixed_rate"):
-                    bad = results[name][key].get("non_2xx", 0)
-                    if bad:
-                        print("   WARNING: %d non-2xx answers in the %s run" % (bad, key), flush=True)
+                # Figures from a path that answers errors would flatter it: such a run fails.
+                bad = {k: results[name][k].get("non_2xx", 0) + results[name][k].get("errors", 0) for k in ("saturated", "fixed_rate")}
+                if any(bad.values()):
+                    raise RuntimeError("answers other than 2xx, or errors: %s (see %s)" % (bad, logdir))
             except Unavailable as e:
                 print("   not available yet: %s" % e, flush=True)
                 results[name] = {"status": "unavailable", "reason": str(e)}
@@ -430,7 +443,7 @@ def run(args) -> int:
     for k, v in meta.items():
         print("%s: %s" % (k, v))
     print()
-    print(table(results))
+    print(table(results, args.rate))
     print("\nraw numbers: %s; logs: %s" % (args.out, logdir))
     return 0 if all(r["status"] != "failed" for r in results.values()) else 1
 

@@ -58,8 +58,9 @@ private final class LoadRun: @unchecked Sendable {
         self.configuration = configuration
         self.eventLoop = eventLoop
         var headers = HTTPHeaders()
-        headers.add(name: "host", value: configuration.url.hostHeader)
         for (name, value) in configuration.headers { headers.add(name: name, value: value) }
+        // A Host given with --header replaces the URL's: two Host headers are a 400.
+        if !headers.contains(name: "host") { headers.add(name: "host", value: configuration.url.hostHeader) }
         self.headers = headers
         done = eventLoop.makePromise()
         slots = Array(repeating: Slot(), count: configuration.concurrency)

@@ -231,6 +231,9 @@ final class TestAppHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             return n
         }
+        // RFC 9112 §3.2: a request with more than one Host is rejected; a proxy test that
+        // doubles Host must see it fail here rather than pass by accident.
+        if headers["host"].count > 1 { throw TestAppError("the request has \(headers["host"].count) Host headers; send one") }
         var overrides = RequestOverrides()
         overrides.status = try number(OverrideHeader.status, 100...599).map(Int.init)
         overrides.delayMilliseconds = try number(OverrideHeader.delayMilliseconds, 0...600_000)
