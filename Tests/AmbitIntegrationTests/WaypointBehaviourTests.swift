@@ -63,22 +63,12 @@ struct WaypointBehaviourTests {
         let metrics = try await bed.waypoint.metricSamples()
         let served = ["destination_service_name": "flaky", "response_code": "200"]
         #expect(metrics.sum("istio_requests_total", where: served) - metricsBefore.sum("istio_requests_total", where: served) == Double(requests))
-        let counter = Self.retryCounters(metrics)
-        #expect(!counter.isEmpty, "the waypoint exposes no retry/attempt counter; metric names: \(metrics.names.sorted())")
-        for name in counter {
-            let delta = metrics.sum(name) - metricsBefore.sum(name)
-            let expected = name.contains("attempt") ? Double(seen.requests) : Double(retries)
-            #expect(delta == expected, "\(name) grew by \(delta), the backend saw \(seen)")
-        }
-    }
-
-    /// Counters of retries or upstream attempts, whatever the waypoint names them
-    /// (Envoy: `envoy_cluster_upstream_rq_retry`), but not budgets or overflow gauges.
-    static func retryCounters(_ metrics: PrometheusSamples) -> [String] {
-        metrics.names.filter { name in
-            (name.contains("retr") || name.contains("attempt")) && !["budget", "overflow", "limit", "exhaust", "bucket", "_sum", "_count"]
-                .contains(where: name.contains)
-        }.sorted()
+        // Envoy's cluster stats, per destination service (Telemetry/UpstreamMetrics.swift).
+        let flaky = ["destination_service": "flaky.ns1.svc.cluster.local"]
+        func grew(_ name: String) -> Double { metrics.sum(name, where: flaky) - metricsBefore.sum(name, where: flaky) }
+        #expect(grew("ambit_waypoint_upstream_rq_retry_total") == Double(retries), "retries counted: backend saw \(seen)")
+        #expect(grew("ambit_waypoint_upstream_rq_total") == Double(seen.requests), "attempts counted: backend saw \(seen)")
+        #expect(grew("ambit_waypoint_upstream_rq_retry_limit_exceeded_total") == 0)
     }
 
     @Test("a POST is not retried without configuration: exactly one attempt reaches the backend")
@@ -161,6 +151,9 @@ struct WaypointBehaviourTests {
         #expect(overflow.seconds < 0.5, "an overflow is answered at once, not after the held requests: \(overflow)")
         #expect(result.statuses[503, default: 0] >= 4 && result.statuses[200, default: 0] >= 1, "\(result)")
         #expect(try await backend.stats().since(before).requests <= 2, "only the admitted requests reached the backend")
+        let overflows = try await bed.waypoint.metricSamples()
+            .sum("ambit_waypoint_upstream_rq_overflow_total", where: ["destination_service": "pool.ns1.svc.cluster.local"])
+        #expect(overflows >= Double(result.statuses[503, default: 0] + 1), "overflows counted in metrics")
         try await waitUntil("the waypoint logs UO") {
             !bed.waypoint.accessLog(containing: "\"path\":\"/one-more\"", "\"response_code\":503", "\"response_flags\":\"UO\"").isEmpty
         }
@@ -191,6 +184,9 @@ struct WaypointBehaviourTests {
         before = try await bad.stats()
         let back = try await bed.client.load(url: url, requests: 15, concurrency: 1)
         #expect(try await bad.stats().since(before).requests >= 1, "the host came back after 2 s: \(back)")
+        let ejections = try await bed.waypoint.metricSamples()
+            .sum("ambit_waypoint_outlier_ejections_total", where: ["destination_service": "outlier.ns1.svc.cluster.local"])
+        #expect(ejections >= 1, "ejections counted in metrics")
     }
 
     // MARK: - Load balancing
