@@ -265,7 +265,15 @@ struct WaypointBehaviourTests {
         let backend = bed.webSocket
         let before = try await backend.stats()
         let messages = ["first", "second through the waypoint", String(repeating: "w", count: 300)]
-        let replies = try await bed.client.webSocketExchange(to: VIP.ws, messages: messages)
+        let replies: [String]
+        do {
+            replies = try await bed.client.webSocketExchange(to: VIP.ws, messages: messages)
+        } catch {
+            // Say where the bytes stopped: at the backend, or before it.
+            let seen = try await backend.stats().since(before)
+            let log = bed.waypoint.accessLog(containing: "\"path\":\"/ws\"")
+            throw TestFailure("\(error); the backend saw \(seen), \(seen.websocketMessages) WebSocket messages; waypoint log: \(log)")
+        }
         #expect(replies == messages)
         #expect(try await backend.stats().since(before).websocketMessages == messages.count)
     }
