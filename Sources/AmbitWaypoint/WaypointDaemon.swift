@@ -35,6 +35,12 @@ public actor WaypointDaemon {
         public var upstreamHBONEPort = 15008
         /// Where the daemon may keep state (nothing yet; reserved like `ambit node`'s).
         public var stateDirectory: String?
+        /// OTLP/gRPC collector for the waypoint's server spans (`http://host:4317`); nil
+        /// turns tracing off (trace headers then pass through untouched).
+        public var otlpEndpoint: String?
+        /// Share of requests that arrive without a sampling decision to trace, 0–100
+        /// (Istio's default 1 %). A caller's decision is always followed.
+        public var traceSamplePercent = 1.0
 
         public init(scope: WaypointScope) {
             self.scope = scope
@@ -55,6 +61,9 @@ public actor WaypointDaemon {
     let group: any EventLoopGroup
     private var current: WaypointConfig
     private var ready = false
+    /// The span exporter and the task running it, when tracing is on.
+    private let exporter: OTLPTraceExporter?
+    private var exporterTask: Task<Void, Never>?
 
     public static func make(
         configuration: Configuration, source: any ConfigSource, initial: MeshSnapshot, group: any EventLoopGroup,
@@ -71,7 +80,19 @@ public actor WaypointDaemon {
         let accessLog = configuration.accessLogFormat.map {
             AccessLog(format: $0, sink: accessLogSink ?? FileDescriptorAccessLogSink.standardOutput)
         }
-        let telemetry = WaypointTelemetry(accessLog: accessLog)
+        var exporter: OTLPTraceExporter?
+        var tracer = RequestTracer.disabled
+        if let endpoint = configuration.otlpEndpoint {
+            do {
+                let export = try OTLPTraceExporter(
+                    configuration: .waypoint(name: scope.name, namespace: scope.namespace, endpoint: endpoint), logger: logger)
+                exporter = export
+                tracer = RequestTracer(sink: export, sampler: TraceSampler(rate: configuration.traceSamplePercent / 100))
+            } catch {
+                throw WaypointError(.startup, "cannot export traces to \(endpoint): \(error); give --otlp-endpoint as http://HOST:PORT (OTLP/gRPC, usually port 4317)")
+            }
+        }
+        let telemetry = WaypointTelemetry(accessLog: accessLog, tracer: tracer)
         let client = HBONEClient(group: group, tls: identity.tls, clock: clock, logger: logger)
         let plainUpstream = try configuration.plainUpstream.map { try SocketAddress(ipAddress: $0.host, port: $0.port) }
         let config = WaypointConfig(snapshot: initial, scope: scope, plainUpstream: plainUpstream)
@@ -111,7 +132,9 @@ public actor WaypointDaemon {
         }
         let daemon = WaypointDaemon(
             configuration: configuration, identity: identity, telemetry: telemetry, source: source, loops: loops, hbone: hbone,
-            plainListener: plainListener, client: client, openTunnels: openTunnels, config: config, group: group, logger: logger)
+            plainListener: plainListener, client: client, openTunnels: openTunnels, config: config, group: group, exporter: exporter,
+            logger: logger)
+        await daemon.startExporter()
         do {
             try await daemon.bindServers()
         } catch {
@@ -124,8 +147,9 @@ public actor WaypointDaemon {
     private init(
         configuration: Configuration, identity: WaypointIdentity, telemetry: WaypointTelemetry, source: any ConfigSource,
         loops: WaypointLoops, hbone: HBONEServer, plainListener: Channel?, client: HBONEClient, openTunnels: NIOLockedValueBox<Int>,
-        config: WaypointConfig, group: any EventLoopGroup, logger: Logger
+        config: WaypointConfig, group: any EventLoopGroup, exporter: OTLPTraceExporter?, logger: Logger
     ) {
+        self.exporter = exporter
         self.group = group
         self.configuration = configuration
         self.identity = identity
@@ -141,6 +165,21 @@ public actor WaypointDaemon {
     }
 
     /// The HBONE listener's address (useful with port 0).
+    /// Starts the span exporter and waits (briefly) until it takes spans, so the first
+    /// requests are traced too.
+    private func startExporter() async {
+        guard let exporter else { return }
+        let logger = self.logger
+        exporterTask = Task {
+            do {
+                try await exporter.run()
+            } catch {
+                logger.error("trace export stopped: \(error)")
+            }
+        }
+        for _ in 0..<400 where !exporter.isRunning { try? await Task.sleep(nanoseconds: 5_000_000) }
+    }
+
     public nonisolated var hboneAddress: SocketAddress { hbone.localAddress }
     public nonisolated var plainHTTPAddress: SocketAddress? { plainListener?.localAddress }
 
@@ -212,6 +251,12 @@ public actor WaypointDaemon {
         client.shutdown()
         for server in httpServers { await server.close() }
         httpServers = []
+        // Last, so spans of the drained requests are flushed too.
+        if let exporter {
+            await exporter.shutdown()
+            await exporterTask?.value
+            exporterTask = nil
+        }
     }
 
     // MARK: - Introspection

@@ -43,6 +43,10 @@ struct Waypoint: AsyncParsableCommand {
     var drainSeconds = 5.0
     @Option(help: "Access log format: text, json or off.")
     var accessLog = "text"
+    @Option(help: "OTLP/gRPC collector for the waypoint's spans, http://HOST:PORT (usually port 4317); tracing is off without it.")
+    var otlpEndpoint: String?
+    @Option(help: "Percent of requests without a caller's sampling decision to trace (0-100).")
+    var traceSamplePercent = 1.0
     @Option(help: "Event-loop threads.")
     var threads = 1
     @OptionGroup var logging: LoggingOptions
@@ -50,6 +54,9 @@ struct Waypoint: AsyncParsableCommand {
     func validate() throws {
         if plainUpstream != nil && plainHTTPListen == nil {
             throw ValidationError("--plain-upstream goes with --plain-http-listen (the benchmark listener)")
+        }
+        guard (0...100).contains(traceSamplePercent) else {
+            throw ValidationError("--trace-sample-percent must be between 0 and 100, got \(traceSamplePercent)")
         }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
@@ -74,6 +81,8 @@ struct Waypoint: AsyncParsableCommand {
         configuration.adminAddress = admin
         configuration.drainSeconds = drainSeconds
         configuration.stateDirectory = stateDir
+        configuration.otlpEndpoint = otlpEndpoint
+        configuration.traceSamplePercent = traceSamplePercent
         try await readable {
             try await WaypointDaemon.runFromFile(configPath: config, configuration: configuration, threads: threads, logger: logger)
         }

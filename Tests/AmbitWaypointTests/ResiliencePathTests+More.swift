@@ -174,3 +174,31 @@ extension ResiliencePathTests {
         #expect(try Self.drain(client).hasPrefix("HTTP/1.1 200 OK"))
     }
 }
+
+extension ResiliencePathTests {
+    // MARK: - Tracing
+
+    @Test func theWaypointsSpanJoinsTheTraceAndBecomesTheUpstreamsParent() throws {
+        let sink = RecordingSpanSink()
+        let tracer = RequestTracer(sink: sink, sampler: TraceSampler(rate: 0), random: SeededTraceRandom(seed: 7))
+        let bench = try Bench(extra: "", tracer: tracer)
+        let client = try bench.client()
+        let caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        try Self.send(client, "GET /traced HTTP/1.1\r\nHost: echo\r\ntraceparent: \(caller)\r\n\r\n")
+        let forwarded = try Self.drain(bench.upstreams[0]).lowercased()
+        let span = try #require(sink.recorded.first, "the caller sampled the trace, so the waypoint records a span")
+        #expect(span.start.parent?.parentID.hex == "b7ad6b7169203331")
+        #expect(
+            forwarded.contains("traceparent: 00-0af7651916cd43dd8448eb211c80319c-\(span.spanID.hex)-01\r\n"),
+            "the upstream's parent is the waypoint's span: \(forwarded)")
+        try Self.answer(bench.upstreams[0], "200 OK")
+        _ = try Self.drain(client)
+        let finish = try #require(sink.recorded.first?.finishes.first, "the span ends with the response")
+        #expect(finish.attributes["http.response.status_code"] == .int(200))
+        #expect(finish.attributes["upstream_cluster"] == .string("outbound|80||echo.ns1.svc.cluster.local"))
+
+        // Not sampled by the caller, rate 0: no span, but the trace id still passes on.
+        try Self.send(client, "GET /quiet HTTP/1.1\r\nHost: echo\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00\r\n\r\n")
+        #expect(sink.recorded.count == 1)
+    }
+}

@@ -28,7 +28,7 @@ struct WaypointLoopbackTests {
         let client: HBONEClient
         let source: StaticConfigSource
 
-        init() async throws {
+        init(otlpEndpoint: String? = nil) async throws {
             pki = try TestPKI()
             app = try await TestHTTPServer.start(name: "echo-0", group: group)
             let peers = endpointPeers
@@ -48,6 +48,8 @@ struct WaypointLoopbackTests {
             configuration.plainHTTPAddress = HostPort(host: "127.0.0.1", port: 0)
             configuration.accessLogFormat = .json
             configuration.drainSeconds = 1
+            configuration.otlpEndpoint = otlpEndpoint
+            configuration.traceSamplePercent = 100
             source = StaticConfigSource(snapshot)
             waypoint = try await WaypointDaemon.make(
                 configuration: configuration, source: source, initial: snapshot, group: group, accessLogSink: log)
@@ -156,5 +158,22 @@ struct WaypointLoopbackTests {
         try await waitUntil("the access log shows UH") { mesh.log.lines.contains { $0.contains("\"response_flags\":\"UH\"") } }
         running.cancel()
         await mesh.shutdown()
+    }
+
+    @Test func theDaemonExportsItsServerSpanOverOTLP() async throws {
+        let receiver = try await OTLPReceiver.start()
+        let mesh = try await Mesh(otlpEndpoint: receiver.endpoint)
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+        let port = try #require(mesh.waypoint.plainHTTPAddress?.port)
+        let reply = try await Self.exchange(
+            port: port, "GET /traced HTTP/1.1\r\nHost: echo\r\ntraceparent: 00-\(trace)-00f067aa0ba902b7-01\r\nConnection: close\r\n\r\n")
+        #expect(reply.hasPrefix("HTTP/1.1 200 OK"), "\(reply)")
+        // Shutdown flushes the exporter's batch, so the span arrives without waiting out its delay.
+        await mesh.shutdown()
+        let span = try await receiver.waitForSpan { $0.traceID == trace }
+        #expect(span.parentSpanID == "00f067aa0ba902b7")
+        #expect(span.serviceName == "waypoint.ns1")
+        #expect(span.attributes["http.response.status_code"] == "200")
+        await receiver.stop()
     }
 }
