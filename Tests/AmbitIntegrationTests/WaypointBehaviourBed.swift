@@ -116,17 +116,10 @@ final class WaypointBed: Sendable {
         var tracingArguments: [String] = []
         do {
             let receiver = try await OTLPReceiver.start(netns: waypointPod.netnsName)
-            let options = try await WaypointProcess.helpOptions(runningIn: waypointPod)
-            if let endpointFlag = tracingEndpointFlags.first(where: options.contains) {
-                tracingArguments = [endpointFlag, receiver.endpoint]
-                if let rateFlag = samplingFlags.first(where: options.contains) { tracingArguments += [rateFlag, "100"] }
-                traces = .success(receiver)
-            } else {
-                await receiver.stop()
-                traces = .failure(TestFailure(
-                    "`ambit waypoint --help` lists no OTLP endpoint flag (looked for \(tracingEndpointFlags.joined(separator: ", "))): "
-                        + "tracing is not wired into the waypoint command yet"))
-            }
+            // Every request traced: the test's own sampled traceparent would be followed
+            // anyway, but 100 % makes an unsampled path show up as extra spans, not silence.
+            tracingArguments = ["--otlp-endpoint", receiver.endpoint, "--trace-sample-percent", "100"]
+            traces = .success(receiver)
         } catch {
             traces = .failure(error as? TestFailure ?? TestFailure("\(error)"))
         }
@@ -142,13 +135,6 @@ final class WaypointBed: Sendable {
             topology: topology, mesh: mesh, client: client, waypoint: waypoint, apps: apps, flaky: flaky,
             outlier: outlier, least: least, webSocket: webSocket, traces: traces)
     }
-
-    /// Spellings the waypoint's OTLP flags may take (the first one `--help` lists is used).
-    static let tracingEndpointFlags = ["--otlp-endpoint", "--tracing-endpoint", "--trace-endpoint", "--otel-endpoint"]
-    static let samplingFlags = [
-        "--trace-sample-percent", "--tracing-sample-percent", "--trace-sampling", "--tracing-sampling", "--trace-sample-rate",
-        "--tracing-sample-rate", "--sample-rate",
-    ]
 
     func stop() async {
         if case .success(let receiver) = traces { await receiver.stop() }

@@ -35,17 +35,6 @@ public final class WaypointProcess: Sendable {
     /// The metrics, parsed.
     public func metricSamples() async throws -> PrometheusSamples { PrometheusSamples(try await metrics()) }
 
-    /// The options `ambit waypoint --help` lists (`--name`, ...): lets a test find a flag
-    /// whose exact spelling it does not want to hard-code twice.
-    public static func helpOptions(runningIn pod: Topology.Pod) async throws -> Set<String> {
-        let result = try await pod.run([try MeshHarness.ambitBinary(), "waypoint", "--help"])
-        var options: Set<String> = []
-        for word in (result.stdout + result.stderr).split(whereSeparator: { " ,\n\t<>=[]".contains($0) }) where word.hasPrefix("--") {
-            options.insert(String(word))
-        }
-        return options
-    }
-
     /// Stops the waypoint with SIGTERM and waits for it to exit.
     @discardableResult
     public func stop() async -> ExitStatus { await process.terminate(grace: 10) }
