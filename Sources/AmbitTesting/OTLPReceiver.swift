@@ -77,7 +77,9 @@ public final class OTLPReceiver: Sendable {
     /// Starts the receiver on a kernel-chosen loopback port and waits until it listens.
     /// Throws a message naming what is missing when Python or its packages are not there.
     /// `python` overrides the interpreter (default: AMBIT_OTLP_RECEIVER_PYTHON, else the venv).
-    public static func start(python: String? = nil, timeout: Double = 20) async throws -> OTLPReceiver {
+    /// `netns` runs it inside that network namespace (by name), so a process in a test
+    /// topology's pod reaches it on that pod's loopback; stop it before the namespace goes.
+    public static func start(python: String? = nil, netns: String? = nil, timeout: Double = 20) async throws -> OTLPReceiver {
         let root = packageRoot()
         let script = root + "/scripts/lib/otlp_receiver.py"
         let python = python ?? ProcessInfo.processInfo.environment["AMBIT_OTLP_RECEIVER_PYTHON"]
@@ -97,7 +99,7 @@ public final class OTLPReceiver: Sendable {
         let spans = directory + "/spans.jsonl"
         let ready = directory + "/ready"
         let process = try TestProcess.spawn(
-            [python, script, "--host", "127.0.0.1", "--port", "0", "--out", spans, "--ready-file", ready],
+            (netns.map { ["ip", "netns", "exec", $0] } ?? []) + [python, script, "--host", "127.0.0.1", "--port", "0", "--out", spans, "--ready-file", ready],
             outputPrefix: directory + "/receiver"
         )
         let deadline = Date().addingTimeInterval(timeout)

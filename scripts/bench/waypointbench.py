@@ -349,7 +349,7 @@ class Variants:
         self.procs.start("tunnel-client", [
             self.args.ambit, "tunnel", "client", "--listen", "%s:%d" % (LOOPBACK, port),
             "--server", "%s:%d" % (LOOPBACK, hbone), "--server-id", "spiffe://%s/ns/bench/sa/waypoint" % TRUST_DOMAIN,
-            "--destination", "%s:80" % SERVICE_VIP, "--threads", "1", *certs["client"]])
+            "--target", "%s:80" % SERVICE_VIP, "--threads", "1", *certs["client"]])
         url = "http://%s:%d/" % (LOOPBACK, port)
         wait_http_ok(url, 30, proc)
         return url, proc.popen.pid

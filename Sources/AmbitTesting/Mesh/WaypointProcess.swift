@@ -32,6 +32,9 @@ public final class WaypointProcess: Sendable {
 
     public func metrics() async throws -> String { try await get("/metrics", port: 15020) }
 
+    /// The metrics, parsed.
+    public func metricSamples() async throws -> PrometheusSamples { PrometheusSamples(try await metrics()) }
+
     /// Stops the waypoint with SIGTERM and waits for it to exit.
     @discardableResult
     public func stop() async -> ExitStatus { await process.terminate(grace: 10) }
@@ -51,13 +54,16 @@ extension MeshHarness {
     /// `gateway.networking.k8s.io/gateway-name` label, and `ambit.dev/dataplane-mode: none`
     /// so the node does not capture the waypoint's own traffic) and waits until it is ready.
     @discardableResult
-    public func startWaypoint(in pod: Topology.Pod, name: String, drainSeconds: Double = 1) async throws -> WaypointProcess {
+    /// `extraArguments` adds `ambit waypoint` flags (tracing, threads).
+    public func startWaypoint(
+        in pod: Topology.Pod, name: String, drainSeconds: Double = 1, extraArguments: [String] = []
+    ) async throws -> WaypointProcess {
         let binary = try Self.ambitBinary()
         let process = try pod.spawn([
             binary, "waypoint", "--config", configPath, "--namespace", pod.namespace, "--name", name, "--ca-dir", caDirectory,
             "--state-dir", directory + "/state-waypoint-\(pod.name)", "--access-log", "json",
             "--drain-seconds", String(drainSeconds), "--log-level", "info",
-        ])
+        ] + extraArguments)
         let waypoint = WaypointProcess(pod: pod, process: process, context: pod.context)
         try await waitUntil("the waypoint \(pod.key) is ready", timeoutSeconds: 20) {
             guard process.isRunning else { throw TestFailure("ambit waypoint in \(pod.key) exited: \(process.output)") }

@@ -39,6 +39,11 @@ public enum TCPRelay {
             }
             first.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in first.close(promise: nil) }
             second.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in second.close(promise: nil) }
+            // An HTTP/2 stream channel (an HBONE stream, as both sides are at a waypoint)
+            // does not start reading when autoRead is switched on, as a socket does: ask once
+            // (as `Tunnel.join` does); the glue's read() takes it from there.
+            first.read()
+            second.read()
             return first.closeFuture.and(second.closeFuture).assumeIsolated().map { _ in
                 Stats(bytesFromFirst: counter.fromFirst, bytesFromSecond: counter.fromSecond, failure: counter.closeReason)
             }.nonisolated()
