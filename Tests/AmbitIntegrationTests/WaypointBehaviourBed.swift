@@ -116,9 +116,11 @@ final class WaypointBed: Sendable {
         var tracingArguments: [String] = []
         do {
             let receiver = try await OTLPReceiver.start(netns: waypointPod.netnsName)
-            // Every request traced: the test's own sampled traceparent would be followed
-            // anyway, but 100 % makes an unsampled path show up as extra spans, not silence.
-            tracingArguments = ["--otlp-endpoint", receiver.endpoint, "--trace-sample-percent", "100"]
+            // Rate 0: only a request whose caller already decided to sample is traced, which
+            // is also what proves the waypoint respects an upstream sampling decision. (At
+            // 100 %, the thousands of requests of the other tests fill the exporter's queue
+            // and the traced request's span can be dropped.)
+            tracingArguments = ["--otlp-endpoint", receiver.endpoint, "--trace-sample-percent", "0"]
             traces = .success(receiver)
         } catch {
             traces = .failure(error as? TestFailure ?? TestFailure("\(error)"))

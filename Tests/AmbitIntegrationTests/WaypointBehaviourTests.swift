@@ -121,7 +121,11 @@ struct WaypointBehaviourTests {
         let before = try await backend.stats()
         let both = try await bed.client.httpRequest(to: VIP.slow, path: "/retried", headers: slow)
         #expect(both.status == 504, "\(both)")
-        #expect(both.seconds >= 0.68 && both.seconds < 1.5, "the request timeout (700 ms) covers all tries: \(both)")
+        // At least three 150 ms tries; never past the 700 ms request timeout by more than the
+        // machine's noise. The waypoint may answer a little before 700 ms: when the jittered
+        // backoff before the next try would end past the deadline, no try could start, so
+        // it answers 504 UT at once rather than waiting for the deadline.
+        #expect(both.seconds >= 0.45 && both.seconds < 1.5, "the request timeout (700 ms) covers all tries: \(both)")
         let seen = try await backend.stats().since(before)
         #expect(seen.requests >= 3 && seen.byAttempt[3, default: 0] >= 1, "several 150 ms tries fit in 700 ms: \(seen)")
 
