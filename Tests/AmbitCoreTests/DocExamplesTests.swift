@@ -51,7 +51,7 @@ struct DocExamplesTests {
 
     static let pages = ["docs/traffic-management.md", "docs/waypoint.md", "docs/config-reference.md"]
 
-    @Test("every ```yaml block decodes", arguments: pages)
+    @Test("every ```yaml block decodes", arguments: DocExamplesTests.pages)
     func blocksDecode(page: String) throws {
         for block in try Self.yamlBlocks(page) {
             #expect(throws: Never.self, "\(block)") { _ = try Self.decode(block) }
