@@ -25,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        // Already in the graph through grpc-swift-nio-transport; named for its
+        // `CertificateReloader`, how the control plane renews its serving certificate live.
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.0"),
     ],
     targets: [
         // Resource model, SPIFFE identity, errors shared by every module. No I/O.
@@ -129,7 +132,8 @@ let package = Package(
         .target(
             name: "AmbitAPI",
             dependencies: [
-                "AmbitCore",
+                "AmbitCore", "AmbitIdentity",
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -144,6 +148,7 @@ let package = Package(
             name: "AmbitControl",
             dependencies: [
                 "AmbitCore", "AmbitIdentity", "AmbitAPI", "AmbitTelemetry",
+                .product(name: "NIOCertificateReloading", package: "swift-nio-extras"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -176,6 +181,17 @@ let package = Package(
         .executableTarget(
             name: "ambit-store-stress",
             dependencies: ["AmbitControl", "AmbitCore"]
+        ),
+        // The control-plane benchmark (scripts/bench-control.sh): push latency to 1–100
+        // in-process nodes, config bytes per node, control-plane memory.
+        .executableTarget(
+            name: "ambit-bench-control",
+            dependencies: [
+                "AmbitControl", "AmbitAPI", "AmbitCore", "AmbitIdentity",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // Shared test helpers: a fake CA with handy identities, manual clock, byte pumps.
         .target(

@@ -43,9 +43,12 @@ public enum NodeScope {
         return out
     }
 
-    /// The identities of the workloads scheduled on `node`: what its CSRs may ask for.
+    /// The identities of the mesh workloads scheduled on `node`: what its CSRs may ask for.
+    /// Only enrolled ones: a pod outside the mesh needs no certificate, and a waypoint's
+    /// workload (never enrolled) carries the waypoint's identity, which only the waypoint
+    /// itself may hold.
     public static func identities(on node: String, in snapshot: MeshSnapshot) -> Set<SpiffeID> {
-        Set(snapshot.workloads.filter { $0.node == node }.compactMap { snapshot.identity(of: $0) })
+        Set(snapshot.workloads.filter { $0.node == node && snapshot.isEnrolled($0) }.compactMap { snapshot.identity(of: $0) })
     }
 }
 
