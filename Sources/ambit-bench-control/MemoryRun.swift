@@ -4,6 +4,7 @@ import AmbitCore
 import AmbitIdentity
 import Foundation
 import Glibc
+import X509
 
 /// Control-plane memory with a large mesh stored and pushed: the real `ambit control`
 /// binary as its own process (so its RSS is its own, not this process's), the mesh applied

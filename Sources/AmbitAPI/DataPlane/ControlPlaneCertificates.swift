@@ -67,7 +67,8 @@ public final class PersistedCertificates: CertificateProvider {
         }
     }
 
-    func files(_ identity: SpiffeID) -> (certificate: String, key: String) {
+    /// Where the certificate and key for `identity` are kept.
+    public func files(_ identity: SpiffeID) -> (certificate: String, key: String) {
         let stem = "\(directory)/\(identity.namespace).\(identity.serviceAccount)"
         return (stem + ".crt", stem + ".key")
     }

@@ -21,10 +21,11 @@ extension ControlPlaneConnection {
             } catch {
                 failures += 1
                 let expired = clock.now() >= certificate.notAfter
+                let message = expired
+                    ? "the \(kind) certificate expired and cannot be renewed; restart it with a new join token (`\(kind.tokenCommand)`)"
+                    : "cannot renew the \(kind) certificate; will retry"
                 logger.error(
-                    expired
-                        ? "the \(kind) certificate expired and cannot be renewed; restart it with a new join token (`\(kind.tokenCommand)`)"
-                        : "cannot renew the \(kind) certificate; will retry",
+                    "\(message)",
                     metadata: ["error": "\(error)", "attempt": "\(failures)", "notAfter": "\(certificate.notAfter)"])
             }
         }

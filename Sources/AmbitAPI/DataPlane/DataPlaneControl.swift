@@ -61,11 +61,11 @@ public enum DataPlaneControl {
     public static func identityProvider(for connection: ControlPlaneConnection, logger: Logger) -> any CertificateProvider {
         switch connection.kind {
         case .node:
-            PersistedCertificates(
+            return PersistedCertificates(
                 inner: ControlPlaneCertificateProvider(connection: connection), directory: connection.files.workloadCertificates,
                 trustBundle: { connection.trustBundle }, clock: connection.clock, logger: logger)
         case .waypoint:
-            OwnCertificateProvider(connection: connection)
+            return OwnCertificateProvider(connection: connection)
         }
     }
 }

@@ -20,9 +20,9 @@ public enum DataPlaneKind: Sendable, Hashable, CustomStringConvertible {
     public func identity(trustDomain: String) throws(CoreError) -> SpiffeID {
         switch self {
         case .node(let name):
-            try SpiffeID(trustDomain: trustDomain, namespace: Self.systemNamespace, serviceAccount: "node-\(name)")
+            return try SpiffeID(trustDomain: trustDomain, namespace: Self.systemNamespace, serviceAccount: "node-\(name)")
         case .waypoint(let namespace, let name):
-            try SpiffeID(trustDomain: trustDomain, namespace: namespace, serviceAccount: MeshLabels.waypointServiceAccount(gateway: name))
+            return try SpiffeID(trustDomain: trustDomain, namespace: namespace, serviceAccount: MeshLabels.waypointServiceAccount(gateway: name))
         }
     }
 

@@ -73,7 +73,7 @@ public final class PushConfigSource: ConfigSource {
             do {
                 if let stored = try file.load() {
                     let snapshot = try stored.meshSnapshot()
-                    if Self.isComplete(stored, kind: connection.kind) {
+                    if PushConfigSource.isComplete(stored, kind: connection.kind) {
                         initial.accepted = stored
                         initial.written = stored
                         initial.validated = (stored, snapshot)
@@ -200,7 +200,10 @@ public final class PushConfigSource: ConfigSource {
 
     /// At start with a stored set: serve it if the control plane does not answer first.
     private func serveStoredIfUnreachable() async {
-        let stored = state.withLockedValue { s in s.published == nil ? s.validated.flatMap { $0.config == s.accepted ? $0 : nil } : nil }
+        let stored = state.withLockedValue { s -> (config: AcceptedConfig, snapshot: MeshSnapshot)? in
+            guard s.published == nil, let validated = s.validated, validated.config == s.accepted else { return nil }
+            return validated
+        }
         guard let stored else { return }
         let started = ContinuousClock.now
         while !Task.isCancelled {

@@ -35,7 +35,7 @@ public enum WaypointScope {
             grpcRoutes += snapshot.grpcRoutes(attachedTo: service)
         }
         var backendKeys = Set(served.map(\.metadata.key))
-        for reference in httpRoutes.flatMap(backends) + grpcRoutes.flatMap(backends) where reference.isService {
+        for reference in httpRoutes.flatMap(destinations) + grpcRoutes.flatMap(destinations) where reference.isService {
             backendKeys.insert("\(reference.namespace)/\(reference.name)")
         }
         let backends = snapshot.services.filter { backendKeys.contains($0.metadata.key) }
@@ -81,23 +81,27 @@ public enum WaypointScope {
     }
 
     /// Where a route's traffic may go: its rules' backends and every mirror target.
-    private static func backends(_ route: HTTPRoute) -> [BackendReference] {
+    private static func destinations(_ route: HTTPRoute) -> [BackendReference] {
         route.rules.flatMap { rule in
             rule.backendRefs.map(\.backend) + mirrors(rule.filters) + rule.backendRefs.flatMap { mirrors($0.filters) }
         }
     }
 
-    private static func backends(_ route: GRPCRoute) -> [BackendReference] {
+    private static func destinations(_ route: GRPCRoute) -> [BackendReference] {
         route.rules.flatMap { rule in
             rule.backendRefs.map(\.backend) + mirrors(rule.filters) + rule.backendRefs.flatMap { mirrors($0.filters) }
         }
     }
 
     private static func mirrors(_ filters: [HTTPRoute.Filter]) -> [BackendReference] {
-        filters.compactMap { if case .requestMirror(let m) = $0 { m.backendRef } else { nil } }
+        var out: [BackendReference] = []
+        for case .requestMirror(let mirror) in filters { out.append(mirror.backendRef) }
+        return out
     }
 
     private static func mirrors(_ filters: [GRPCRoute.Filter]) -> [BackendReference] {
-        filters.compactMap { if case .requestMirror(let m) = $0 { m.backendRef } else { nil } }
+        var out: [BackendReference] = []
+        for case .requestMirror(let mirror) in filters { out.append(mirror.backendRef) }
+        return out
     }
 }
