@@ -35,8 +35,9 @@ final class NodeFleet: Sendable {
                     configuration: .init(
                         host: host, port: port, security: .tls(security), node: node, typeURLs: ResourceTypes.node,
                         backoff: ReconnectBackoff(base: 0.05, cap: 1)),
-                    validate: { candidate in
-                        do { _ = try candidate.meshSnapshot() } catch { return "\(error)" }
+                    validate: { [decoder = SnapshotDecoder()] candidate in
+                        // As PushConfigSource validates: the whole snapshot, decoding what changed.
+                        do { _ = try decoder.snapshot(of: candidate) } catch { return "\(error)" }
                         return nil
                     }))
         }

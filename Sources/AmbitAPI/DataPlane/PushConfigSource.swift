@@ -32,6 +32,8 @@ public final class PushConfigSource: ConfigSource {
     private let file: AcceptedConfigFile?
     private let logger: Logger
     private let broadcast = SnapshotBroadcast()
+    /// Validation decodes only what changed since the last accepted set.
+    private let decoder: SnapshotDecoder
     private let state: NIOLockedValueBox<State>
 
     private struct State {
@@ -68,11 +70,13 @@ public final class PushConfigSource: ConfigSource {
         self.logger = logger
         let file = persist ? AcceptedConfigFile(path: connection.files.acceptedConfig) : nil
         self.file = file
+        let decoder = SnapshotDecoder()
+        self.decoder = decoder
         var initial = State()
         if let file {
             do {
                 if let stored = try file.load() {
-                    let snapshot = try stored.meshSnapshot()
+                    let snapshot = try decoder.snapshot(of: stored)
                     if PushConfigSource.isComplete(stored, kind: connection.kind) {
                         initial.accepted = stored
                         initial.written = stored
@@ -150,9 +154,9 @@ public final class PushConfigSource: ConfigSource {
             host: connection.address.host, port: connection.address.port, security: .tls(try connection.clientSecurity()),
             node: kind.streamNode, typeURLs: kind.typeURLs, backoff: backoff)
         let initial = state.withLockedValue { $0.accepted }
-        return ControlPlaneClient(configuration: configuration, initial: initial, clock: connection.clock, logger: logger) { [state] candidate in
+        return ControlPlaneClient(configuration: configuration, initial: initial, clock: connection.clock, logger: logger) { [state, decoder] candidate in
             do {
-                let snapshot = try candidate.meshSnapshot()
+                let snapshot = try decoder.snapshot(of: candidate)
                 state.withLockedValue { $0.validated = (candidate, snapshot) }
                 return nil
             } catch {
@@ -192,7 +196,7 @@ public final class PushConfigSource: ConfigSource {
         if wasServingStored {
             logger.notice("reached the control plane; in sync again", metadata: ["control": "\(connection.address)", "changed": "\(changed)"])
         }
-        guard changed, let snapshot = cached ?? (try? config.meshSnapshot()) else { return }
+        guard changed, let snapshot = cached ?? (try? decoder.snapshot(of: config)) else { return }
         state.withLockedValue { $0.published = config }
         broadcast.publish(snapshot)
         logger.info("config accepted from the control plane", metadata: ["workloads": "\(snapshot.workloads.count)", "services": "\(snapshot.services.count)"])

@@ -26,6 +26,13 @@ public enum WaypointScope {
     public static func resources(
         forGateway namespace: String, _ name: String, stored: [StoredResource], snapshot: MeshSnapshot
     ) -> [StoredResource]? {
+        select(forGateway: namespace, name, stored: stored, snapshot: snapshot)?.map(\.sent)
+    }
+
+    /// The same, each resource in the form it is sent.
+    public static func select(
+        forGateway namespace: String, _ name: String, stored: [StoredResource], snapshot: MeshSnapshot
+    ) -> [ScopedResource]? {
         guard let gateway = snapshot.gateway(namespace: namespace, name: name) else { return nil }
         let served = snapshot.services.filter { snapshot.waypoint(for: $0)?.metadata.key == gateway.metadata.key }
         var httpRoutes = snapshot.httpRoutes(attachedTo: gateway)
@@ -47,14 +54,14 @@ public enum WaypointScope {
             }.map(\.metadata.key))
         let routeKeys = Set(httpRoutes.map(\.metadata.key)).union(grpcRoutes.map { "GRPCRoute \($0.metadata.key)" })
 
-        var out: [StoredResource] = []
+        var out: [ScopedResource] = []
         for resource in stored {
             let key = resource.key
             let namespaced = "\(key.namespace)/\(key.name)"
-            var document = resource.document
+            var form = ScopedResource.Form.whole
             switch key.kind {
             case "MeshConfig":
-                document = document.removing(["spec", "ca"])
+                form = .withoutCA
             case "Namespace":
                 guard namespaces.contains(key.name) else { continue }
             case "Gateway":
@@ -63,7 +70,7 @@ public enum WaypointScope {
                 guard backendKeys.contains(namespaced) else { continue }
             case "Workload":
                 guard endpoints.contains(namespaced) else { continue }
-                document = document.removing(["spec", "netns"]).removing(["spec", "dnsServers"])
+                form = .withoutNodeDetails
             case "HTTPRoute":
                 guard routeKeys.contains(namespaced) else { continue }
             case "GRPCRoute":
@@ -75,7 +82,7 @@ public enum WaypointScope {
             default:
                 continue
             }
-            out.append(StoredResource(key: key, labels: resource.labels, document: document, resourceVersion: resource.resourceVersion))
+            out.append(ScopedResource(resource, form))
         }
         return out
     }

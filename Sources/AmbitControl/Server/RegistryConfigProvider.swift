@@ -17,6 +17,9 @@ import GRPCCore
 public struct RegistryConfigProvider: DesiredConfigProvider {
     public let registry: Registry
     public let identities: ControlIdentities
+    /// Shared by every stream this provider serves: each resource is encoded once per
+    /// version, not once per subscriber.
+    private let encodings = ResourceEncodings()
 
     public init(registry: Registry, identities: ControlIdentities) {
         self.registry = registry
@@ -29,7 +32,7 @@ public struct RegistryConfigProvider: DesiredConfigProvider {
         }
         let store = registry.store.snapshot()
         let snapshot = registry.snapshot
-        let scoped: [StoredResource]
+        let scoped: [ScopedResource]
         let types: [String]
         if node.metadata["role"] == DataPlaneKind.waypointRole {
             let parts = node.id.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
@@ -39,7 +42,7 @@ public struct RegistryConfigProvider: DesiredConfigProvider {
             guard expected == id else {
                 throw RPCError(code: .permissionDenied, message: "\(id) may not subscribe as waypoint \(node.id) (that is \(expected))")
             }
-            guard let resources = WaypointScope.resources(forGateway: parts[0], parts[1], stored: store.resources, snapshot: snapshot) else {
+            guard let resources = WaypointScope.select(forGateway: parts[0], parts[1], stored: store.resources, snapshot: snapshot) else {
                 throw RPCError(
                     code: .failedPrecondition,
                     message: "there is no Gateway \(node.id) of class \(Gateway.waypointClassName); apply it (`ambit apply -f`), the waypoint retries")
@@ -53,14 +56,13 @@ public struct RegistryConfigProvider: DesiredConfigProvider {
             guard name == node.id else {
                 throw RPCError(code: .permissionDenied, message: "\(id) may subscribe only as node \(name), not \(node.id)")
             }
-            scoped = NodeScope.resources(for: name, stored: store.resources, snapshot: snapshot)
+            scoped = NodeScope.select(for: name, stored: store.resources, snapshot: snapshot)
             types = ResourceTypes.node
         }
+        encodings.prune(keeping: store.resources)
         var resources: [String: [Ambit_V1_Resource]] = [:]
         for resource in scoped {
-            let key = resource.key
-            let resourceName = key.namespace.isEmpty ? key.name : "\(key.namespace)/\(key.name)"
-            resources[ResourceTypes.typeURL(kind: key.kind), default: []].append(Ambit_V1_Resource(name: resourceName, document: resource.document))
+            resources[ResourceTypes.typeURL(kind: resource.stored.key.kind), default: []].append(encodings.encoded(resource))
         }
         for type in types where resources[type] == nil { resources[type] = [] }
         return DesiredConfig(version: String(store.revision), resources: resources)
