@@ -31,6 +31,9 @@ let package = Package(
         // Already in the graph through swift-otel; named so the waypoint can import their modules.
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Already in the graph through grpc-swift-nio-transport; named for its
+        // `CertificateReloader`, how the control plane renews its serving certificate live.
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.0"),
     ],
     targets: [
         // Resource model, SPIFFE identity, errors shared by every module. No I/O.
@@ -135,7 +138,8 @@ let package = Package(
         .target(
             name: "AmbitAPI",
             dependencies: [
-                "AmbitCore",
+                "AmbitCore", "AmbitIdentity",
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -150,6 +154,7 @@ let package = Package(
             name: "AmbitControl",
             dependencies: [
                 "AmbitCore", "AmbitIdentity", "AmbitAPI", "AmbitTelemetry",
+                .product(name: "NIOCertificateReloading", package: "swift-nio-extras"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -206,6 +211,17 @@ let package = Package(
         .executableTarget(
             name: "ambit-store-stress",
             dependencies: ["AmbitControl", "AmbitCore"]
+        ),
+        // The control-plane benchmark (scripts/bench-control.sh): push latency to 1–100
+        // in-process nodes, config bytes per node, control-plane memory.
+        .executableTarget(
+            name: "ambit-bench-control",
+            dependencies: [
+                "AmbitControl", "AmbitAPI", "AmbitCore", "AmbitIdentity",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // Shared test helpers: a fake CA with handy identities, manual clock, byte pumps.
         .target(

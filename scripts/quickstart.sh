@@ -5,8 +5,10 @@
 # 1. the tunnel demo: two workloads with different SPIFFE identities talk through HBONE
 #    (HTTP/2 CONNECT over mutual TLS 1.3); it prints both verified identities, the bytes
 #    moved and the throughput;
-# 2. as root: two nodes and two pods built from network namespaces, one `ambit node` per
-#    node, and a pod on node1 talking to a pod on node2 through the mesh.
+# 2. as root: two nodes and two pods built from network namespaces; `ambit control` (the
+#    registry, CA and config push); one `ambit node` per node, joined with a one-time
+#    token; the mesh applied with `ambit apply`; and a pod on node1 talking to a pod on
+#    node2 through the mesh.
 #
 #   scripts/quickstart.sh [--megabytes N]   # run it (again: it cleans up the last run)
 #   scripts/quickstart.sh --down            # remove what the node demo made
@@ -41,8 +43,11 @@ say "running the tunnel demo"
 if [ "$(id -u)" -ne 0 ]; then
   say "skipping the two-node demo: it builds network namespaces and needs root (sudo scripts/quickstart.sh)"
 else
-  say "two nodes, two pods: web (node1) and api (node2), one ambit node per node"
-  mesh_demo_up "$bin"
+  say "two nodes, two pods: web (node1) and api (node2); ambit control; one ambit node per node, joined with a token"
+  mesh_demo_up "$bin" --control
+  say "the control plane's view (ambit get workloads -n shop -o wide):"
+  qs_ambit get workloads -n shop -o wide | sed 's/^/    /'
+
   say "web -> api (10.244.2.2:8080) through the mesh:"
   printf '    reply: %s\n' "$(mesh_demo_send 10.244.2.2:8080 "hello from web")"
   say "web -> the api Service VIP (10.96.0.20:80):"
@@ -55,9 +60,13 @@ else
   say "node2's metrics (ip netns exec $QS_PREFIX-node2 curl localhost:15020/metrics):"
   qs_ns node2 python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:15020/metrics").read().decode())' \
     | grep '^istio_tcp_connections_opened_total' | sed 's/^/    /' | head -2
+  say "each node's sync state (ambit status):"
+  qs_ambit status | sed 's/^/    /'
   cat <<TXT
 
 The mesh is still running. Look around:
+  export AMBITCONFIG=$QS_DIR/control/admin.ambitconfig                  # then, in node1's namespace:
+  ip netns exec $QS_PREFIX-node1 $bin get services -n shop             # ambit get / apply / label / delete
   ip netns exec $QS_PREFIX-node1 curl -s localhost:15000/config_dump    # what node1 knows
   ip netns exec $QS_PREFIX-node2 curl -s localhost:15000/certs          # its workload certificates
   tail -f $QS_DIR/node2.log                                               # access log

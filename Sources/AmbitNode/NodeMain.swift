@@ -28,7 +28,9 @@ extension NodeDaemon {
     ) async throws {
         let signal = Task { await TerminationSignal.wait() }
         let controlPlane = try await NodeBootstrap.start(bootstrap, logger: logger)
-        let source = ControlPlaneSource(controlPlane: controlPlane, logger: logger)
+        // Keeps each accepted config in the state directory and, restarted while the control
+        // plane is down, serves the one kept from before (said in the log) until it is back.
+        let source = PushConfigSource(connection: controlPlane, logger: logger)
         let pushing = Task { await source.run() }
         defer { pushing.cancel() }
         logger.info("waiting for the first config from the control plane", metadata: ["control": "\(bootstrap.control)"])

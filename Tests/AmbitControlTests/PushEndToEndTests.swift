@@ -127,11 +127,13 @@ struct PushEndToEndTests {
                 && server.registry.nodes().allSatisfy { $0.types.first { $0.typeURL == F.ws }?.ackedVersion == "4" }
         }
         #expect(node1.accepted.resources[F.ws]?["ns1/w1"]?.version == w1b.version)
-        // Only the differences travelled: w1 and w3; nothing at all for the namespaces.
+        // Only the differences travelled: w1 and w3; for the namespaces, an empty answer
+        // that confirms what the node holds.
         for id in ["node-1", "node-2"] {
             let types = try #require(server.registry.node(id)?.types)
             #expect(types.first { $0.typeURL == F.ws }?.resourcesSent == 2, "\(id)")
-            #expect(types.first { $0.typeURL == F.ns }?.responsesSent == 0, "\(id)")
+            #expect(types.first { $0.typeURL == F.ns }?.resourcesSent == 0, "\(id)")
+            #expect(types.first { $0.typeURL == F.ns }?.responsesSent == 1, "\(id)")
         }
         #expect(node1.status.streamsStarted >= 2)
         for t in tasks { t.cancel(); await t.value }

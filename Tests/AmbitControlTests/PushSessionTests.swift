@@ -124,9 +124,12 @@ struct PushSessionTests {
         #expect(response.resources.map(\.name) == ["ns1/w1", "ns1/w3"])
         #expect(response.removedResources == ["ns1/w9"])
 
-        // A node that already holds exactly the desired set gets nothing at all.
+        // A node that already holds exactly the desired set gets an empty answer carrying
+        // the current version: its confirmation that it is in sync.
         var again = PushSession(desired: F.desired("9", [F.ws: [w1, w2]]))
-        #expect(again.receive(F.request(F.ws, initial: ["ns1/w1": w1.version, "ns1/w2": w2.version], node: "n")) == nil)
+        let confirmation = try again.respond(F.request(F.ws, initial: ["ns1/w1": w1.version, "ns1/w2": w2.version], node: "n"))
+        #expect(confirmation.resources.isEmpty && confirmation.removedResources.isEmpty)
+        #expect(confirmation.systemVersionInfo == "9")
         #expect(again.held(F.ws).count == 2)
     }
 

@@ -28,7 +28,7 @@ struct ControlModeTests {
         let joined = try await NodeBootstrap.start(config)
         #expect(joined.nodeID == cp.pki.id("ambit-system", "node-n1"))
         #expect(joined.certificate.identity == joined.nodeID)
-        let files = NodeControlPlane.Files(stateDirectory: dir)
+        let files = ControlPlaneConnection.Files(stateDirectory: dir, kind: .node(name: "n1"))
         #expect(Self.mode(files.key) == 0o600)
         #expect(Self.mode(files.certificate) != nil && Self.mode(files.trustBundle) != nil)
         let onDisk = try WorkloadCertificate.load(certificateFile: files.certificate, keyFile: files.key)
@@ -92,7 +92,7 @@ struct ControlModeTests {
         defer { Task { await cp.stop() } }
         cp.schedule(node: "n1", [cp.pki.id("shop", "web")])
         let node = try await cp.joinedNode("n1", stateDirectory: Self.temporaryDirectory())
-        let provider = RemoteCAProvider(controlPlane: node)
+        let provider = ControlPlaneCertificateProvider(connection: node)
 
         let web = try await provider.fetchCertificate(for: cp.pki.id("shop", "web"))
         #expect(web.identity == cp.pki.id("shop", "web"))
@@ -110,7 +110,7 @@ struct ControlModeTests {
         let cp = try await TestControlPlane()
         let node = try await cp.joinedNode("n1", stateDirectory: Self.temporaryDirectory())
         cp.provider.set(Self.desired("1", ["w1"]))
-        let source = ControlPlaneSource(controlPlane: node, backoff: ReconnectBackoff(base: 0.05, cap: 0.3))
+        let source = PushConfigSource(connection: node, backoff: ReconnectBackoff(base: 0.05, cap: 0.3))
         let running = Task { await source.run() }
         defer { running.cancel() }
         var snapshots = source.snapshots().makeAsyncIterator()
@@ -140,7 +140,7 @@ struct ControlModeTests {
         defer { Task { await cp.stop() } }
         let node = try await cp.joinedNode("n1", stateDirectory: Self.temporaryDirectory())
         cp.provider.set(Self.desired("1", ["w1"]))
-        let source = ControlPlaneSource(controlPlane: node, backoff: ReconnectBackoff(base: 0.05, cap: 0.3))
+        let source = PushConfigSource(connection: node, backoff: ReconnectBackoff(base: 0.05, cap: 0.3))
         let running = Task { await source.run() }
         defer { running.cancel() }
         var snapshots = source.snapshots().makeAsyncIterator()
@@ -210,7 +210,10 @@ final class TestControlPlane: Sendable {
         certificates = CertificateService(ca: try pki.authority(), tokens: tokens) { node in
             scheduled.withLockedValue { $0[node] ?? [] }
         }
-        serverCertificate = try pki.workloadCertificate(for: pki.id("ambit-system", serverIdentity))
+        // Valid for two days, so a node on a manual clock can be moved past half of its own
+        // (24 h) lifetime and still trust the server.
+        serverCertificate = try pki.workloadCertificate(
+            for: pki.id("ambit-system", serverIdentity), notAfter: Date().timeIntervalSince1970 + 48 * 3600)
         try await start()
     }
 

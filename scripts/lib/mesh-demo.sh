@@ -2,8 +2,11 @@
 #
 # Builds two "nodes" and two "pods" from network namespaces (node1 with pod `web`, node2
 # with pod `api`), runs one `ambit node` per node, and sends traffic from web to api
-# through the mesh. Everything it makes is named ambit-qs-* and recorded under $QS_DIR, so
-# mesh_demo_down removes exactly that (processes by pid, never by name).
+# through the mesh. The nodes take their config from a file, or with --control from an
+# `ambit control` (in node1's namespace, on 10.250.0.1:15012) that they join with one-time
+# tokens and that the mesh is applied to with `ambit apply`. Everything it makes is named
+# ambit-qs-* and kept under $QS_DIR, so mesh_demo_down removes exactly that (processes by
+# pid, never by name).
 
 QS_PREFIX=ambit-qs
 QS_DIR=${QS_DIR:-/tmp/ambit-quickstart}
@@ -26,11 +29,38 @@ mesh_demo_down() {
   for ns in web api node1 node2; do
     ip netns del "$QS_PREFIX-$ns" 2>/dev/null || true
   done
+  # Node identities, stored configs and the control plane's data belong to this demo's CA:
+  # a rerun starts from nothing rather than from another run's certificates.
+  case "$QS_DIR" in
+    /tmp/ambit-*) rm -rf "$QS_DIR" ;;
+  esac
 }
 
-# mesh_demo_up BIN: builds the topology, starts the daemons and the api server.
+QS_CONTROL=10.250.0.1:15012
+
+# qs_ambit ARGS: the CLI against the demo's control plane (run in node1's namespace).
+qs_ambit() { qs_ns node1 "$QS_BIN" "$@" --ambitconfig "$QS_DIR/control/admin.ambitconfig"; }
+
+# Starts `ambit control` in node1's namespace and waits until its admin API answers.
+qs_control_up() {
+  ip netns exec "$QS_PREFIX-node1" "$QS_BIN" control --data-dir "$QS_DIR/control" \
+    --listen 0.0.0.0:15012 --join-listen 0.0.0.0:15013 --advertise "$QS_CONTROL" \
+    >"$QS_DIR/control.log" 2>&1 &
+  echo $! >"$QS_DIR/pids/control"
+  local i
+  for i in $(seq 1 100); do
+    [ -f "$QS_DIR/control/admin.ambitconfig" ] && qs_ambit status >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  cat "$QS_DIR/control.log" >&2
+  die "ambit control did not answer within 10 s (its log above)"
+}
+
+# mesh_demo_up BIN [--control]: builds the topology, starts the daemons (and with
+# --control the control plane) and the api server.
 mesh_demo_up() {
-  local bin="$1"
+  local bin="$1" mode="${2:-file}"
+  QS_BIN="$bin"
   mesh_demo_down
   mkdir -p "$QS_DIR/pids"
   for ns in node1 node2 web api; do ip netns add "$QS_PREFIX-$ns"; done
@@ -54,11 +84,17 @@ mesh_demo_up() {
   qs_ns node1 ip route add 10.244.2.0/24 via 10.250.0.2
   qs_ns node2 ip route add 10.244.1.0/24 via 10.250.0.1
 
-  "$bin" dev-ca init --dir "$QS_DIR/ca" >/dev/null
-  cat >"$QS_DIR/mesh.yaml" <<YAML
-kind: MeshConfig
+  if [ "$mode" = --control ]; then
+    # The control plane is the CA: the mesh file names none.
+    echo "kind: MeshConfig
+metadata: {name: mesh}" >"$QS_DIR/mesh.yaml"
+  else
+    "$bin" dev-ca init --dir "$QS_DIR/ca" >/dev/null
+    echo "kind: MeshConfig
 metadata: {name: mesh}
-spec: {ca: {directory: $QS_DIR/ca}}
+spec: {ca: {directory: $QS_DIR/ca}}" >"$QS_DIR/mesh.yaml"
+  fi
+  cat >>"$QS_DIR/mesh.yaml" <<YAML
 ---
 kind: Namespace
 metadata: {name: shop, labels: {ambit.dev/dataplane-mode: ambient}}
@@ -75,10 +111,21 @@ kind: Service
 metadata: {name: api, namespace: shop}
 spec: {selector: {app: api}, addresses: [10.96.0.20], ports: [{port: 80, targetPort: 8080}]}
 YAML
+  local source=(--config "$QS_DIR/mesh.yaml")
+  if [ "$mode" = --control ]; then
+    qs_control_up
+    qs_ambit apply -f "$QS_DIR/mesh.yaml" | sed 's/^/    /'
+  fi
   for node in node1 node2; do
+    if [ "$mode" = --control ]; then
+      # A one-time token per node: with it the node gets its own identity
+      # (spiffe://cluster.local/ns/ambit-system/sa/node-NAME); restarts need none.
+      source=(--control "$QS_CONTROL" --join "$("$bin" control token create --node "$node" --data-dir "$QS_DIR/control")"
+        --trust-bundle "$QS_DIR/control/ca/root-cert.pem")
+    fi
     # `ip netns exec` execs the daemon, so $! is the daemon's own pid (a shell function
     # in the background would leave a subshell's pid instead).
-    ip netns exec "$QS_PREFIX-$node" "$bin" node --config "$QS_DIR/mesh.yaml" --node "$node" --state-dir "$QS_DIR/state-$node" \
+    ip netns exec "$QS_PREFIX-$node" "$bin" node "${source[@]}" --node "$node" --state-dir "$QS_DIR/state-$node" \
       >"$QS_DIR/$node.log" 2>"$QS_DIR/$node.err" &
     echo $! >"$QS_DIR/pids/$node"
   done

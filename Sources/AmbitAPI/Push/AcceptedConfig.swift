@@ -41,10 +41,10 @@ public struct AcceptedConfig: Sendable, Equatable {
 
     /// Every resource decoded and validated with AmbitCore's `ResourceDecoder`, then checked
     /// as a whole by `MeshSnapshot` (unique names, no address used twice). Types the
-    /// snapshot has no place for (routes, gateways…) are skipped.
+    /// snapshot has no place for are skipped (a client only holds what it subscribed to).
     public func meshSnapshot() throws(ResourceError) -> MeshSnapshot {
         var decoded: [Resource] = []
-        for typeURL in ResourceTypes.node {
+        for typeURL in ResourceTypes.all {
             guard let byName = resources[typeURL], let kind = ResourceTypes.kind(of: typeURL) else { continue }
             for name in byName.keys.sorted() {
                 decoded.append(try Self.decode(byName[name]!, kind: kind, typeURL: typeURL))

@@ -71,11 +71,20 @@ public final class ControlPlaneClient: Sendable {
         public var nacks = 0
         /// Per type, why the latest response was rejected.
         public var rejections: [String: String] = [:]
+        /// Every subscribed type has been answered on the current stream: what is held is
+        /// what the control plane wants (or has been NACKed with a reason).
+        public var synced = false
     }
 
     private struct State {
         var push: PushClientState
-        var hasAccepted: Bool
+        /// Some stream has been in sync since start: from then on every accepted change is
+        /// published. Before, nothing is: a fresh client would publish fragments, and a
+        /// client started from a stored set would publish it as if the control plane had
+        /// confirmed it.
+        var hasSynced = false
+        /// The types answered on the current stream.
+        var answered: Set<String> = []
         var status = Status()
         var subscribers: [Int: AsyncStream<AcceptedConfig>.Continuation] = [:]
         var nextSubscriber = 0
@@ -89,8 +98,9 @@ public final class ControlPlaneClient: Sendable {
     private let logger: Logger
 
     /// - Parameters:
-    ///   - initial: a config accepted earlier (e.g. persisted); it is served, and reported
-    ///     to the control plane, until a response replaces it.
+    ///   - initial: a config accepted earlier (e.g. persisted); it is `accepted`, and
+    ///     reported to the control plane so that only differences are sent; `configs()`
+    ///     yields it (corrected) once the control plane has answered every type.
     ///   - validate: nil to accept a candidate set, or why it is rejected.
     ///   - jitter: picks a delay in [0, upper]; random by default.
     public init(
@@ -102,8 +112,7 @@ public final class ControlPlaneClient: Sendable {
         self.configuration = configuration
         self.state = NIOLockedValueBox(
             State(
-                push: PushClientState(node: configuration.node, typeURLs: configuration.typeURLs, accepted: initial ?? .empty),
-                hasAccepted: initial != nil))
+                push: PushClientState(node: configuration.node, typeURLs: configuration.typeURLs, accepted: initial ?? .empty)))
         self.validate = validate
         self.clock = clock
         self.jitter = jitter
@@ -115,13 +124,14 @@ public final class ControlPlaneClient: Sendable {
 
     public var status: Status { state.withLockedValue { $0.status } }
 
-    /// The accepted set now (once there is one), then each accepted change.
+    /// The accepted set once a stream has been in sync (every subscribed type answered),
+    /// then each accepted change.
     public func configs() -> AsyncStream<AcceptedConfig> {
         AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
             let id = state.withLockedValue { s -> Int in
                 s.nextSubscriber += 1
                 s.subscribers[s.nextSubscriber] = continuation
-                if s.hasAccepted { continuation.yield(s.push.accepted) }
+                if s.hasSynced { continuation.yield(s.push.accepted) }
                 return s.nextSubscriber
             }
             continuation.onTermination = { [state] _ in state.withLockedValue { _ = $0.subscribers.removeValue(forKey: id) } }
@@ -139,6 +149,7 @@ public final class ControlPlaneClient: Sendable {
             let delay = backoff.next(jitter: jitter)
             state.withLockedValue { s in
                 s.status.connected = false
+                s.status.synced = false
                 s.status.lastError = error
                 s.status.retryDelay = delay
                 s.status.consecutiveFailures = backoff.attempts
@@ -162,6 +173,7 @@ public final class ControlPlaneClient: Sendable {
         let opening = state.withLockedValue { s -> [Ambit_V1_DeltaDiscoveryRequest] in
             s.status.streamsStarted += 1
             s.status.retryDelay = nil
+            s.answered = []
             return s.push.streamStartRequests()
         }
         do {
@@ -212,18 +224,23 @@ public final class ControlPlaneClient: Sendable {
             let (reply, outcome) = s.push.handle(message, validate: validate)
             s.status.connected = true
             s.status.consecutiveFailures = 0
-            var publish: (AcceptedConfig, [AsyncStream<AcceptedConfig>.Continuation])?
+            s.answered.insert(message.typeURL)
+            let justSynced = !s.status.synced && s.answered.isSuperset(of: configuration.typeURLs)
+            if justSynced { s.status.synced = true }
+            var changed = false
             switch outcome {
-            case .accepted(let changed):
+            case .accepted(let c):
+                changed = c
                 s.status.acks += 1
                 s.status.rejections[message.typeURL] = nil
-                if changed || !s.hasAccepted {
-                    s.hasAccepted = true
-                    publish = (s.push.accepted, Array(s.subscribers.values))
-                }
             case .rejected(let reason):
                 s.status.nacks += 1
                 s.status.rejections[message.typeURL] = reason
+            }
+            var publish: (AcceptedConfig, [AsyncStream<AcceptedConfig>.Continuation])?
+            if justSynced || (changed && s.hasSynced) {
+                s.hasSynced = true
+                publish = (s.push.accepted, Array(s.subscribers.values))
             }
             return (reply, outcome, publish)
         }

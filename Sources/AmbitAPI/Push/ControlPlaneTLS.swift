@@ -37,10 +37,15 @@ public enum ControlPlaneTLS {
         }
     }
 
+    /// What a server may change last, e.g. set a `certificateReloader` so that a renewed
+    /// certificate is presented without a restart.
+    public typealias ServerCustomization = @Sendable (inout HTTP2ServerTransport.Posix.TransportSecurity.TLS) -> Void
+
     /// The server side: presents the control plane's certificate and requires a client
     /// certificate that `verifyPeer` accepts.
     public static func server(
-        certificateChainPEM: String, privateKeyPEM: String, trustRootsPEM: String, verifyPeer: @escaping PeerCheck
+        certificateChainPEM: String, privateKeyPEM: String, trustRootsPEM: String, verifyPeer: @escaping PeerCheck,
+        customize: @escaping ServerCustomization = { _ in }
     ) -> HTTP2ServerTransport.Posix.TransportSecurity {
         .mTLS(
             certificateChain: [.bytes(Array(certificateChainPEM.utf8), format: .pem)],
@@ -50,6 +55,7 @@ public enum ControlPlaneTLS {
             config.clientCertificateVerification = .noHostnameVerification
             config.requireALPN = true
             config.customVerificationCallback = callback(verifyPeer)
+            customize(&config)
         }
     }
 
@@ -67,12 +73,15 @@ public enum ControlPlaneTLS {
 
     /// The join port's server side (15013): presents the control plane's certificate and
     /// asks for none (the join token is the credential there).
-    public static func joinServer(certificateChainPEM: String, privateKeyPEM: String) -> HTTP2ServerTransport.Posix.TransportSecurity {
+    public static func joinServer(
+        certificateChainPEM: String, privateKeyPEM: String, customize: @escaping ServerCustomization = { _ in }
+    ) -> HTTP2ServerTransport.Posix.TransportSecurity {
         .tls(
             certificateChain: [.bytes(Array(certificateChainPEM.utf8), format: .pem)],
             privateKey: .bytes(Array(privateKeyPEM.utf8), format: .pem)
         ) { config in
             config.requireALPN = true
+            customize(&config)
         }
     }
 

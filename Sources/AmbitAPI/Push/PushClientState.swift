@@ -59,7 +59,8 @@ public struct PushClientState: Sendable {
             if let problem = validate(candidate) {
                 outcome = .rejected(problem)
             } else {
-                let changed = candidate.resources != accepted.resources
+                // Only this type can differ; comparing the whole set would cost its size.
+                let changed = candidate.resources[response.typeURL] != accepted.resources[response.typeURL]
                 accepted = candidate
                 lastRejection[response.typeURL] = nil
                 outcome = .accepted(changed: changed)

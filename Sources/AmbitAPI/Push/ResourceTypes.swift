@@ -16,8 +16,15 @@ public enum ResourceTypes {
     public static let destinationRule = prefix + "DestinationRule"
     public static let httpFault = prefix + "HTTPFault"
 
-    /// What a node daemon subscribes to: the kinds `MeshSnapshot` is built from.
+    /// What a node daemon subscribes to: the L4 kinds.
     public static let node = [meshConfig, namespace, workload, service, authorizationPolicy, peerAuthentication]
+
+    /// What a waypoint subscribes to: the node's kinds and the L7 ones (its Gateway, routes,
+    /// DestinationRules).
+    public static let waypoint = node + [gateway, httpRoute, grpcRoute, destinationRule]
+
+    /// Every type a `MeshSnapshot` is built from.
+    public static let all = waypoint
 
     public static func typeURL(kind: String) -> String { prefix + kind }
 

@@ -1,3 +1,4 @@
+import AmbitAPI
 import AmbitCore
 
 /// The identities the control plane hands out besides workloads', all in the mesh's
@@ -8,18 +9,18 @@ import AmbitCore
 /// - the administrator (the CLI): `spiffe://<td>/ns/ambit-system/sa/admin`;
 /// - the control plane itself: `spiffe://<td>/ns/ambit-system/sa/control`.
 ///
-/// A waypoint is a workload like any other: `spiffe://<td>/ns/<ns>/sa/<gateway>`, as Istio names it.
+/// A waypoint is a workload like any other: `spiffe://<td>/ns/<ns>/sa/<gateway>`, as Istio
+/// names it. The data-plane side derives the same names from `DataPlaneKind`, their one home.
 public struct ControlIdentities: Sendable {
     public let trustDomain: String
-    public let systemNamespace: String
+    public var systemNamespace: String { DataPlaneKind.systemNamespace }
 
-    public init(trustDomain: String, systemNamespace: String = "ambit-system") {
+    public init(trustDomain: String) {
         self.trustDomain = trustDomain
-        self.systemNamespace = systemNamespace
     }
 
     public func node(_ name: String) throws(CoreError) -> SpiffeID {
-        try SpiffeID(trustDomain: trustDomain, namespace: systemNamespace, serviceAccount: "node-\(name)")
+        try DataPlaneKind.node(name: name).identity(trustDomain: trustDomain)
     }
 
     /// The node name in a node identity, or nil when `id` is not a node's.
@@ -31,9 +32,9 @@ public struct ControlIdentities: Sendable {
     }
 
     public var admin: SpiffeID { try! SpiffeID(trustDomain: trustDomain, namespace: systemNamespace, serviceAccount: "admin") }
-    public var control: SpiffeID { try! SpiffeID(trustDomain: trustDomain, namespace: systemNamespace, serviceAccount: "control") }
+    public var control: SpiffeID { try! DataPlaneKind.controlIdentity(trustDomain: trustDomain) }
 
     public func waypoint(namespace: String, gateway: String) throws(CoreError) -> SpiffeID {
-        try SpiffeID(trustDomain: trustDomain, namespace: namespace, serviceAccount: MeshLabels.waypointServiceAccount(gateway: gateway))
+        try DataPlaneKind.waypoint(namespace: namespace, name: gateway).identity(trustDomain: trustDomain)
     }
 }

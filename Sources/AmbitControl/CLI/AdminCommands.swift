@@ -157,9 +157,14 @@ public struct AdminCommands: Sendable {
         if s.nodes.isEmpty { out.append("nodes: none connected yet") }
         for node in s.nodes.sorted(by: { $0.nodeID < $1.nodeID }) {
             let types = node.types
-            let acked = types.allSatisfy { $0.ackedVersion == s.version || $0.resourceCount == 0 && $0.ackedVersion.isEmpty == false }
+            // A type is only pushed when it changes, so an older acked version is current as
+            // long as nothing is awaiting an answer: in sync = every type answered and accepted,
+            // none pending.
+            let acked = !types.isEmpty && types.allSatisfy { !$0.ackedVersion.isEmpty && $0.pendingNonce.isEmpty && $0.lastError.isEmpty }
             let errors = types.filter { !$0.lastError.isEmpty }.map { "\($0.typeURL.split(separator: "/").last ?? ""): \($0.lastError)" }
-            out.append("node \(node.nodeID): \(node.connected ? "connected" : "disconnected"), \(acked ? "in sync" : "syncing")"
+            // Waypoints subscribe as NAMESPACE/GATEWAY, nodes by name.
+            let role = node.nodeID.contains("/") ? "waypoint" : "node"
+            out.append("\(role) \(node.nodeID): \(node.connected ? "connected" : "disconnected"), \(acked ? "in sync" : "syncing")"
                 + " (\(types.map { "\($0.typeURL.split(separator: "/").last ?? "") v\($0.ackedVersion)" }.joined(separator: ", ")))"
                 + (errors.isEmpty ? "" : "; rejected: " + errors.joined(separator: "; ")))
         }

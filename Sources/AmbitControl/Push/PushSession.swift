@@ -97,9 +97,10 @@ public struct PushSession: Sendable {
             state.names = subscribe.subtracting(["*"])
             state.held = request.initialResourceVersions
             types[typeURL] = state
-            // A node that holds nothing gets an answer even when there is nothing to send,
-            // so that it knows it is in sync.
-            return respond(typeURL, force: request.initialResourceVersions.isEmpty)
+            // The first request of a type is always answered, even when there is nothing
+            // to send: that answer is how the node knows it is in sync, e.g. a node that
+            // restarted with a stored config learns it is still current.
+            return respond(typeURL, force: true)
         }
         if !request.responseNonce.isEmpty, let pending = state.pending, pending.nonce == request.responseNonce {
             state.pending = nil

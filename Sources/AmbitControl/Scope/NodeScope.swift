@@ -20,46 +20,44 @@ public enum NodeScope {
     /// The kinds a node receives at all.
     public static let kinds: Set<String> = ["MeshConfig", "Namespace", "Workload", "Service", "AuthorizationPolicy", "PeerAuthentication"]
 
-    /// The stored documents `node` should hold, trimmed as described above.
-    public static func resources(for node: String, stored: [StoredResource], snapshot: MeshSnapshot) -> [StoredResource] {
+    /// The stored resources `node` should hold, each in the form it is sent.
+    public static func select(for node: String, stored: [StoredResource], snapshot: MeshSnapshot) -> [ScopedResource] {
         var ownNamespaces: Set<String> = [snapshot.mesh.rootNamespace]
-        for w in snapshot.workloads where w.node == node { ownNamespaces.insert(w.metadata.namespace) }
-        let ownWorkloads = Set(snapshot.workloads.filter { $0.node == node }.map(\.metadata.key))
-        var out: [StoredResource] = []
-        for resource in stored where kinds.contains(resource.key.kind) {
-            var document = resource.document
+        var ownWorkloads: Set<ResourceKey> = []
+        for w in snapshot.workloads where w.node == node {
+            ownNamespaces.insert(w.metadata.namespace)
+            ownWorkloads.insert(ResourceKey(kind: "Workload", namespace: w.metadata.namespace, name: w.metadata.name))
+        }
+        var out: [ScopedResource] = []
+        out.reserveCapacity(stored.count)
+        for resource in stored {
             switch resource.key.kind {
             case "MeshConfig":
-                document = document.removing(["spec", "ca"])
-            case "Workload" where !ownWorkloads.contains("\(resource.key.namespace)/\(resource.key.name)"):
-                document = document.removing(["spec", "netns"]).removing(["spec", "dnsServers"])
+                out.append(ScopedResource(resource, .withoutCA))
+            case "Workload":
+                let own = ownWorkloads.contains(resource.key)
+                out.append(ScopedResource(resource, own ? .whole : .withoutNodeDetails))
             case "AuthorizationPolicy", "PeerAuthentication":
-                guard ownNamespaces.contains(resource.key.namespace) else { continue }
+                if ownNamespaces.contains(resource.key.namespace) { out.append(ScopedResource(resource, .whole)) }
+            case let kind where kinds.contains(kind):
+                out.append(ScopedResource(resource, .whole))
             default:
                 break
             }
-            out.append(StoredResource(key: resource.key, labels: resource.labels, document: document, resourceVersion: resource.resourceVersion))
         }
         return out
     }
 
-    /// The identities of the workloads scheduled on `node`: what its CSRs may ask for.
-    public static func identities(on node: String, in snapshot: MeshSnapshot) -> Set<SpiffeID> {
-        Set(snapshot.workloads.filter { $0.node == node }.compactMap { snapshot.identity(of: $0) })
+    /// The stored documents `node` should hold, trimmed as described above.
+    public static func resources(for node: String, stored: [StoredResource], snapshot: MeshSnapshot) -> [StoredResource] {
+        select(for: node, stored: stored, snapshot: snapshot).map(\.sent)
     }
-}
 
-extension ConfigValue {
-    /// This value with the field at `path` (a chain of map keys) removed, if present.
-    func removing(_ path: [String]) -> ConfigValue {
-        guard let first = path.first, case .map(var pairs) = self, let index = pairs.firstIndex(where: { $0.0 == first }) else {
-            return self
-        }
-        if path.count == 1 {
-            pairs.remove(at: index)
-        } else {
-            pairs[index].1 = pairs[index].1.removing(Array(path.dropFirst()))
-        }
-        return .map(pairs)
+    /// The identities of the mesh workloads scheduled on `node`: what its CSRs may ask for.
+    /// Only enrolled ones: a pod outside the mesh needs no certificate, and a waypoint's
+    /// workload (never enrolled) carries the waypoint's identity, which only the waypoint
+    /// itself may hold.
+    public static func identities(on node: String, in snapshot: MeshSnapshot) -> Set<SpiffeID> {
+        Set(snapshot.workloads.filter { $0.node == node && snapshot.isEnrolled($0) }.compactMap { snapshot.identity(of: $0) })
     }
 }

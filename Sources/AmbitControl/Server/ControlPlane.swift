@@ -6,6 +6,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import Glibc
 import Logging
+import X509
 
 /// `ambit control`: everything started from one data directory.
 ///
@@ -28,8 +29,11 @@ public final class ControlPlane: Sendable {
         public var joinListen = HostPort(host: "0.0.0.0", port: 15013)
         /// The address the CLI credentials point at.
         public var advertise = HostPort(host: "127.0.0.1", port: 15012)
-        /// Lifetime of the certificates this process issues to itself and the admin.
+        /// Lifetime of the certificates this process issues to itself and the admin. Its
+        /// own is renewed at half life while it runs; the admin's at start when past half life.
         public var serviceCertificateTTL: Double = 7 * 24 * 3600
+        /// The clock certificates are issued and renewed by (injected in tests).
+        public var clock: any WallClock = SystemWallClock()
 
         public init(dataDirectory: String) {
             self.dataDirectory = dataDirectory
@@ -41,6 +45,8 @@ public final class ControlPlane: Sendable {
     public let push: PushRegistry
     public let certificates: CertificateService
     public let identities: ControlIdentities
+    /// The certificate both listeners present, renewed at half life by `run()`.
+    public let serving: ServingCertificate
     private let store: FileStore
     private let mainServer: GRPCServer<HTTP2ServerTransport.Posix>
     private let joinServer: GRPCServer<HTTP2ServerTransport.Posix>
@@ -57,7 +63,8 @@ public final class ControlPlane: Sendable {
         do {
             ca = try CertificateAuthority.loadOrCreate(
                 directory: dir + "/ca", trustDomain: configuration.trustDomain,
-                options: { var o = CertificateAuthority.Options(); o.maximumTTL = max(o.maximumTTL, configuration.serviceCertificateTTL); return o }())
+                options: { var o = CertificateAuthority.Options(); o.maximumTTL = max(o.maximumTTL, configuration.serviceCertificateTTL); return o }(),
+                clock: configuration.clock)
         } catch {
             store.close()
             throw error
@@ -68,13 +75,14 @@ public final class ControlPlane: Sendable {
             NodeScope.identities(on: node, in: registry.snapshot)
         }, logger: logger)
         let identities = certificates.identities
-        let own = try await Self.issue(identities.control, ca: ca, ttl: configuration.serviceCertificateTTL)
-        let verifier = SpiffeVerifier(trustBundle: ca.trustBundle)
+        let serving = try await ServingCertificate(
+            identity: identities.control, ca: ca, ttl: configuration.serviceCertificateTTL, clock: configuration.clock, logger: logger)
+        let verifier = SpiffeVerifier(trustBundle: ca.trustBundle, clock: configuration.clock)
         let push = PushRegistry()
         let main = GRPCServer(
             transport: .http2NIOPosix(
                 address: .ipv4(host: configuration.listen.host, port: configuration.listen.port),
-                transportSecurity: try ControlPlaneTLS.server(certificate: own, verifier: verifier)),
+                transportSecurity: try ControlPlaneTLS.server(serving: serving, verifier: verifier)),
             services: [
                 ConfigDiscoveryService(provider: RegistryConfigProvider(registry: registry, identities: identities), registry: push, logger: logger),
                 CertificatesService(certificates: certificates, logger: logger),
@@ -83,18 +91,18 @@ public final class ControlPlane: Sendable {
         let join = GRPCServer(
             transport: .http2NIOPosix(
                 address: .ipv4(host: configuration.joinListen.host, port: configuration.joinListen.port),
-                transportSecurity: ControlPlaneTLS.joinServer(certificateChainPEM: try own.chainPEM(), privateKeyPEM: own.privateKeyPEM)),
+                transportSecurity: try ControlPlaneTLS.joinServer(serving: serving)),
             services: [CertificatesService(certificates: certificates, logger: logger)])
         let plane = ControlPlane(
             configuration: configuration, registry: registry, push: push, certificates: certificates, identities: identities,
-            store: store, mainServer: main, joinServer: join, logger: logger)
-        try await plane.writeAdminConfigIfMissing(ca: ca)
+            serving: serving, store: store, mainServer: main, joinServer: join, logger: logger)
+        try await plane.writeAdminConfigIfDue(ca: ca)
         return plane
     }
 
     private init(
         configuration: Configuration, registry: Registry, push: PushRegistry, certificates: CertificateService,
-        identities: ControlIdentities, store: FileStore, mainServer: GRPCServer<HTTP2ServerTransport.Posix>,
+        identities: ControlIdentities, serving: ServingCertificate, store: FileStore, mainServer: GRPCServer<HTTP2ServerTransport.Posix>,
         joinServer: GRPCServer<HTTP2ServerTransport.Posix>, logger: Logger
     ) {
         self.configuration = configuration
@@ -102,6 +110,7 @@ public final class ControlPlane: Sendable {
         self.push = push
         self.certificates = certificates
         self.identities = identities
+        self.serving = serving
         self.store = store
         self.mainServer = mainServer
         self.joinServer = joinServer
@@ -114,6 +123,7 @@ public final class ControlPlane: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.mainServer.serve() }
             group.addTask { try await self.joinServer.serve() }
+            group.addTask { await self.serving.maintain() }
             group.addTask {
                 // Wait for cancellation, then stop gracefully before the servers are cancelled.
                 while !Task.isCancelled { try? await Task.sleep(nanoseconds: 100_000_000) }
@@ -136,18 +146,23 @@ public final class ControlPlane: Sendable {
 
     // MARK: - Credentials
 
-    static func issue(_ identity: SpiffeID, ca: CertificateAuthority, ttl: Double) async throws -> WorkloadCertificate {
-        let (csr, key) = try CSRBuilder.make(for: identity)
-        let chain = try await ca.sign(csr, ttl: ttl) { _ in }
-        return try WorkloadCertificate(identity: identity, chain: chain, privateKey: key)
-    }
-
     /// The CLI's credentials: the admin identity, the trust bundle and the address. Written
-    /// once; delete the file to have a new one made at the next start.
-    private func writeAdminConfigIfMissing(ca: CertificateAuthority) async throws {
+    /// at first start, and again at a start that finds its certificate past half life (a
+    /// CLI credential that silently expires would lock the operator out); delete the file
+    /// to have a new one made at the next start.
+    private func writeAdminConfigIfDue(ca: CertificateAuthority) async throws {
         let path = adminConfigPath
-        if access(path, F_OK) == 0 { return }
-        let admin = try await Self.issue(identities.admin, ca: ca, ttl: configuration.serviceCertificateTTL)
+        if access(path, F_OK) == 0 {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8), let existing = try? ClientConfig(parsing: text, file: path),
+                let end = existing.certificatePEM.range(of: "-----END CERTIFICATE-----"),
+                let leaf = try? Certificate(pemEncoded: String(existing.certificatePEM[..<end.upperBound]))
+            else { return }  // not ours to overwrite: someone edited it
+            let notBefore = leaf.notValidBefore.timeIntervalSince1970
+            let notAfter = leaf.notValidAfter.timeIntervalSince1970
+            if RotationPolicy().refreshTime(notBefore: notBefore, notAfter: notAfter) > configuration.clock.now() { return }
+            logger.info("the admin credentials are past half their lifetime; writing new ones", metadata: ["path": "\(path)"])
+        }
+        let admin = try await ServingCertificate.issue(identities.admin, ca: ca, ttl: configuration.serviceCertificateTTL)
         let config = ClientConfig(
             server: configuration.advertise, trustDomain: configuration.trustDomain, caPEM: try ca.trustBundle.pemString(),
             certificatePEM: try admin.chainPEM(), keyPEM: admin.privateKeyPEM)

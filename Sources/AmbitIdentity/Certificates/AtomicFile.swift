@@ -6,12 +6,15 @@ import Glibc
 /// record are all written this way.
 public enum AtomicFile {
     public static func write(_ contents: String, to path: String, mode: mode_t) throws(IdentityError) {
+        try write(bytes: Array(contents.utf8), to: path, mode: mode)
+    }
+
+    public static func write(bytes: [UInt8], to path: String, mode: mode_t) throws(IdentityError) {
         let temp = path + ".tmp-\(getpid())"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, mode)
         guard fd >= 0 else {
             throw IdentityError(.file, "cannot create \(temp): \(String(cString: strerror(errno))); check the directory exists and is writable")
         }
-        let bytes = Array(contents.utf8)
         var written = 0
         while written < bytes.count {
             let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }

@@ -1,3 +1,4 @@
+import AmbitAPI
 import AmbitCore
 import AmbitIdentity
 import Logging
@@ -11,7 +12,7 @@ import NIOConcurrencyHelpers
 /// - **local CA** (`ambit node --config`): signed in-process by the CA the config file's
 ///   MeshConfig names (`spec.ca.directory`);
 /// - **control plane** (`ambit node --control`): CSRs to the control plane's CA over mutual
-///   TLS as the node (`RemoteCAProvider`); the trust bundle is the one the control plane
+///   TLS as the node (`ControlPlaneCertificateProvider`, kept on disk by `PersistedCertificates`); the trust bundle is the one the control plane
 ///   sent, kept current as it renews the node certificate.
 ///
 /// Either way the node asks only for identities of pods enrolled here (the control plane's
@@ -41,8 +42,11 @@ final class NodeIdentity: Sendable {
     }
 
     static func controlPlaneMode(_ controlPlane: NodeControlPlane, clock: any WallClock, logger: Logger) async -> NodeIdentity {
+        // Kept on disk too (`PersistedCertificates`), so a restart while the control plane is
+        // down still has each workload's certificate.
         let identity = await make(
-            provider: RemoteCAProvider(controlPlane: controlPlane), trustBundle: controlPlane.trustBundle, clock: clock, logger: logger)
+            provider: DataPlaneControl.identityProvider(for: controlPlane, logger: logger), trustBundle: controlPlane.trustBundle,
+            clock: clock, logger: logger)
         // A root rotation reaches the node with its certificate renewal; peers are then
         // verified against the new bundle.
         let changes = controlPlane.changes()

@@ -1,4 +1,3 @@
-import AmbitAPI
 import AmbitCore
 import AmbitIdentity
 import GRPCCore
@@ -7,24 +6,26 @@ import Logging
 import NIOConcurrencyHelpers
 import X509
 
-/// This node's standing with its control plane: where it is, the node's own certificate
-/// (`spiffe://<td>/ns/ambit-system/sa/node-<name>`) and the mesh roots.
+/// A data-plane process's standing with its control plane: where it is, the process's own
+/// certificate (a node's or a waypoint's, see `DataPlaneKind`) and the mesh roots.
 ///
-/// `NodeBootstrap.start` makes one (from the state directory, or by joining). Everything
-/// that talks to the control plane afterwards (the config push, workload certificates, the
-/// node certificate's own renewal) authenticates with the certificate held here, read at
-/// each connection, so a renewal takes effect at the next connection without a restart.
-public final class NodeControlPlane: Sendable {
+/// `DataPlaneBootstrap.start` makes one (from the state directory, or by joining).
+/// Everything that talks to the control plane afterwards (the config push, workload
+/// certificates, the renewal of the process's own certificate) authenticates with the
+/// certificate held here, read at each connection, so a renewal takes effect at the next
+/// connection without a restart.
+public final class ControlPlaneConnection: Sendable {
     /// The mTLS port (push and CA), 15012 by default.
     public let address: HostPort
     /// The server-authenticated TLS port for `Join`, the control port + 1 by default.
     public let joinPort: Int
-    public let nodeName: String
-    public let nodeID: SpiffeID
-    /// Who the node expects at both ports.
+    public let kind: DataPlaneKind
+    /// The identity this process holds.
+    public let identity: SpiffeID
+    /// Who the process expects at both ports.
     public let controlID: SpiffeID
     public let files: Files
-    let clock: any WallClock
+    public let clock: any WallClock
     let logger: Logger
     private let state: NIOLockedValueBox<State>
 
@@ -35,28 +36,38 @@ public final class NodeControlPlane: Sendable {
         var nextWatcher = 0
     }
 
-    /// The node's identity on disk, in the state directory: `node.crt` (chain, leaf first),
-    /// `node.key` (0600) and `root-cert.pem` (the mesh roots from the control plane).
+    /// The identity on disk, in the state directory: `<stem>.crt` (chain, leaf first),
+    /// `<stem>.key` (0600) and `root-cert.pem` (the mesh roots from the control plane),
+    /// where the stem is `node` or `waypoint`; and the state the process keeps while the
+    /// control plane is away (`accepted-config`, `certs/`).
     public struct Files: Sendable {
+        public let directory: String
         public let certificate: String
         public let key: String
         public let trustBundle: String
+        /// The last config this process accepted (`AcceptedConfigFile`).
+        public let acceptedConfig: String
+        /// Workload certificates it was issued (`PersistedCertificates`).
+        public let workloadCertificates: String
 
-        public init(stateDirectory: String) {
-            certificate = stateDirectory + "/node.crt"
-            key = stateDirectory + "/node.key"
+        public init(stateDirectory: String, kind: DataPlaneKind) {
+            directory = stateDirectory
+            certificate = stateDirectory + "/\(kind.fileStem).crt"
+            key = stateDirectory + "/\(kind.fileStem).key"
             trustBundle = stateDirectory + "/root-cert.pem"
+            acceptedConfig = stateDirectory + "/accepted-config"
+            workloadCertificates = stateDirectory + "/certs"
         }
     }
 
     init(
-        address: HostPort, joinPort: Int, nodeName: String, nodeID: SpiffeID, controlID: SpiffeID, files: Files,
+        address: HostPort, joinPort: Int, kind: DataPlaneKind, identity: SpiffeID, controlID: SpiffeID, files: Files,
         certificate: WorkloadCertificate, trustBundle: TrustBundle, clock: any WallClock, logger: Logger
     ) {
         self.address = address
         self.joinPort = joinPort
-        self.nodeName = nodeName
-        self.nodeID = nodeID
+        self.kind = kind
+        self.identity = identity
         self.controlID = controlID
         self.files = files
         self.clock = clock
@@ -64,13 +75,13 @@ public final class NodeControlPlane: Sendable {
         self.state = NIOLockedValueBox(State(certificate: certificate, trustBundle: trustBundle))
     }
 
-    public var trustDomain: String { nodeID.trustDomain }
-    /// The node's current certificate.
+    public var trustDomain: String { identity.trustDomain }
+    /// The process's current certificate.
     public var certificate: WorkloadCertificate { state.withLockedValue { $0.certificate } }
     /// The mesh roots as last received from the control plane.
     public var trustBundle: TrustBundle { state.withLockedValue { $0.trustBundle } }
 
-    /// Yields after each change of the node certificate or trust bundle.
+    /// Yields after each change of the certificate or trust bundle.
     public func changes() -> AsyncStream<Void> {
         AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
             let id = state.withLockedValue { s -> Int in
@@ -83,7 +94,7 @@ public final class NodeControlPlane: Sendable {
     }
 
     /// Writes the new identity to the state directory first (a crash right after must not
-    /// leave the node with an identity it only held in memory), then publishes it.
+    /// leave the process with an identity it only held in memory), then publishes it.
     func replace(certificate: WorkloadCertificate, trustBundle: TrustBundle) throws {
         try Self.write(certificate: certificate, trustBundle: trustBundle, to: files)
         let watchers = state.withLockedValue { s in
@@ -95,14 +106,14 @@ public final class NodeControlPlane: Sendable {
     }
 
     static func write(certificate: WorkloadCertificate, trustBundle: TrustBundle, to files: Files) throws {
-        // Roots first: a node certificate on disk without the roots it chains to is useless.
+        // Roots first: a certificate on disk without the roots it chains to is useless.
         try trustBundle.write(to: files.trustBundle)
         try certificate.write(certificateFile: files.certificate, keyFile: files.key)
     }
 
     // MARK: - Talking to the control plane
 
-    /// Mutual TLS as this node, for the control port: presents the current node certificate
+    /// Mutual TLS as this process, for the control port: presents the current certificate
     /// and accepts only a server proving `controlID` under the mesh roots.
     public func clientSecurity() throws -> HTTP2ClientTransport.Posix.TransportSecurity {
         let (certificate, bundle) = state.withLockedValue { ($0.certificate, $0.trustBundle) }
@@ -112,11 +123,11 @@ public final class NodeControlPlane: Sendable {
             verifyPeer: SpiffeVerifier(trustBundle: bundle, clock: clock).peerCheck(expected: [controlID]))
     }
 
-    /// A certificate for `identity` (a workload's, or the node's own), from a CSR made
+    /// A certificate for `identity` (a workload's, or the process's own), from a CSR made
     /// here: the key never leaves this process. Checked before use: it must prove
     /// `identity` and chain to the mesh roots the control plane sent with it.
-    func requestCertificate(for identity: SpiffeID) async throws(IdentityError) -> (WorkloadCertificate, TrustBundle) {
-        let key: P256PrivateKey
+    public func requestCertificate(for identity: SpiffeID) async throws(IdentityError) -> (WorkloadCertificate, TrustBundle) {
+        let key: WorkloadCertificate.PrivateKey
         var request = Ambit_V1_CertificateRequest()
         do {
             let (csr, k) = try CSRBuilder.make(for: identity)
@@ -141,7 +152,7 @@ public final class NodeControlPlane: Sendable {
 
     /// One unary call on a connection of its own. Certificates are asked for rarely (once
     /// per identity per half lifetime), so a connection per call costs little and always
-    /// presents the node certificate in force at that moment.
+    /// presents the certificate in force at that moment.
     ///
     /// The call fails fast when the control plane is unreachable (no waiting for the
     /// connection: the callers retry with their own backoff) and gives up after `timeout`.
@@ -162,7 +173,7 @@ public final class NodeControlPlane: Sendable {
     /// Turns the CA's answer into a certificate for `key`, refusing one that does not prove
     /// `expected` under the roots that came with it.
     static func accept(
-        chainPEM: [String], trustBundlePEM: String, key: P256PrivateKey, expected: SpiffeID, clock: any WallClock
+        chainPEM: [String], trustBundlePEM: String, key: WorkloadCertificate.PrivateKey, expected: SpiffeID, clock: any WallClock
     ) async throws(IdentityError) -> (WorkloadCertificate, TrustBundle) {
         let bundle = try TrustBundle(trustDomain: expected.trustDomain, pem: trustBundlePEM, source: "from the control plane")
         let certificate = try WorkloadCertificate(chainPEM: chainPEM.joined(separator: "\n"), privateKey: key)
@@ -195,5 +206,3 @@ public final class NodeControlPlane: Sendable {
         }
     }
 }
-
-typealias P256PrivateKey = WorkloadCertificate.PrivateKey
