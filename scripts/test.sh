@@ -70,6 +70,19 @@ if [ $# -eq 0 ]; then
   "$bin" get workloads -n shop | grep -q cart-7d9f || die "ambit get does not list the applied workload"
   token=$("$bin" control token create --data-dir "$tmp/cp" --node node1)
   case "$token" in ambit-join-*) ;; *) die "ambit control token create printed '$token'" ;; esac
+  # A waypoint joins with its own token, gets its identity and its namespace's config, and
+  # the control plane reports it in sync.
+  printf 'kind: Gateway\nmetadata: {name: waypoint, namespace: shop}\nspec:\n  gatewayClassName: ambit-waypoint\n  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n' >"$tmp/gateway.yaml"
+  "$bin" apply -f "$tmp/gateway.yaml" >/dev/null
+  wp_token=$("$bin" control token create --data-dir "$tmp/cp" --waypoint shop/waypoint)
+  "$bin" waypoint --control 127.0.0.1:25012 --join "$wp_token" --trust-bundle "$tmp/cp/ca/root-cert.pem" \
+    --namespace shop --name waypoint --listen 127.0.0.1:25008 --metrics-listen 127.0.0.1:25020 \
+    --readiness-listen 127.0.0.1:25021 --admin 127.0.0.1:25000 --state-dir "$tmp/waypoint" >"$tmp/waypoint.log" 2>&1 &
+  wp_pid=$!
+  for _ in $(seq 1 50); do "$bin" status 2>/dev/null | grep -q "waypoint shop/waypoint: connected, in sync" && break; sleep 0.2; done
+  "$bin" status | grep -q "waypoint shop/waypoint: connected, in sync" || { cat "$tmp/waypoint.log"; die "the waypoint did not join and sync"; }
+  grep -q "identity=spiffe://cluster.local/ns/shop/sa/waypoint .*certificate installed" "$tmp/waypoint.log" || { cat "$tmp/waypoint.log"; die "the waypoint did not start as its own identity"; }
+  kill "$wp_pid"; wait "$wp_pid" 2>/dev/null || true
   kill "$cp_pid"; wait "$cp_pid" 2>/dev/null || true
   if "$bin" status >"$tmp/status.out" 2>&1; then die "ambit status succeeded with the control plane stopped"; fi
   grep -q "cannot reach the control plane at 127.0.0.1:25012" "$tmp/status.out" || { cat "$tmp/status.out"; die "unclear error for an unreachable control plane"; }

@@ -68,6 +68,7 @@ public actor WaypointDaemon {
     public static func make(
         configuration: Configuration, source: any ConfigSource, initial: MeshSnapshot, group: any EventLoopGroup,
         clock: any WallClock = SystemWallClock(), accessLogSink: (any AccessLogSink)? = nil,
+        identity givenIdentity: WaypointIdentity? = nil,
         logger: Logger = Logger(label: "ambit.waypoint")
     ) async throws -> WaypointDaemon {
         let scope = configuration.scope
@@ -75,8 +76,14 @@ public actor WaypointDaemon {
             logger.warning(
                 "no Gateway \(scope.namespace)/\(scope.name) in the config yet; serving the services labelled ambit.dev/use-waypoint=\(scope.name) anyway")
         }
-        let identity = try await WaypointIdentity.localCA(
-            scope: scope, directory: configuration.caDirectory, mesh: initial.mesh, clock: clock, logger: logger)
+        // Control-plane mode hands in the identity it joined with; file mode signs one locally.
+        let identity: WaypointIdentity
+        if let givenIdentity {
+            identity = givenIdentity
+        } else {
+            identity = try await WaypointIdentity.localCA(
+                scope: scope, directory: configuration.caDirectory, mesh: initial.mesh, clock: clock, logger: logger)
+        }
         let accessLog = configuration.accessLogFormat.map {
             AccessLog(format: $0, sink: accessLogSink ?? FileDescriptorAccessLogSink.standardOutput)
         }

@@ -36,4 +36,63 @@ extension WaypointDaemon {
         _ = await running.result
         try? await group.shutdownGracefully()
     }
+
+    /// `ambit waypoint --control HOST:PORT`: joins the control plane once with a token
+    /// (`ambit control token create --waypoint NS/NAME`), then reuses the identity kept in
+    /// the state directory. Config is pushed (this waypoint's namespace only, see
+    /// docs/control-plane.md) and kept on disk, so a restart while the control plane is down
+    /// serves the last accepted config until it is back.
+    public static func runWithControlPlane(
+        control: HostPort, token: String?, trustBundle: String?, trustDomain: String, joinPort: Int?,
+        configuration: Configuration, threads: Int, logger: Logger
+    ) async throws {
+        let scope = configuration.scope
+        let signal = Task { await TerminationSignal.wait() }
+        let joined: DataPlaneControl.Joined
+        do {
+            joined = try await DataPlaneControl.join(
+                kind: .waypoint(namespace: scope.namespace, name: scope.name), control: control, token: token,
+                trustBundle: trustBundle, stateDir: configuration.stateDirectory ?? "/var/lib/ambit/waypoint", trustDomain: trustDomain, joinPort: joinPort,
+                logger: logger)
+        } catch {
+            throw WaypointError(.startup, "\(error)")
+        }
+        let following = Task { await joined.run() }
+        defer { following.cancel() }
+        logger.info("waiting for the first config from the control plane", metadata: ["control": "\(control)"])
+        let first = Task { () -> MeshSnapshot? in
+            for await snapshot in joined.config.snapshots() { return snapshot }
+            return nil
+        }
+        let stopWaiting = Task {
+            _ = await signal.value
+            first.cancel()
+        }
+        guard let initial = await first.value else {
+            logger.info("stopping before the first config arrived")
+            return
+        }
+        stopWaiting.cancel()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let daemon: WaypointDaemon
+        do {
+            let identity = await WaypointIdentity.controlPlane(joined, clock: SystemWallClock(), logger: logger)
+            daemon = try await WaypointDaemon.make(
+                configuration: configuration, source: joined.config, initial: initial, group: group, identity: identity, logger: logger)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let ports = await daemon.boundPorts
+        print(
+            "ambit waypoint \(scope.namespace)/\(scope.name): control plane \(control); identity \(daemon.identity.id); HBONE \(daemon.hboneAddress)"
+                + "; metrics :\(ports.first ?? 0), admin \(configuration.adminAddress)")
+        let running = Task { await daemon.run() }
+        let received = await signal.value
+        logger.info("stopping", metadata: ["signal": "\(received)"])
+        running.cancel()
+        await daemon.shutdown()
+        _ = await running.result
+        try? await group.shutdownGracefully()
+    }
 }

@@ -11,14 +11,28 @@ struct Waypoint: AsyncParsableCommand {
             Node daemons send their traffic here over HBONE (port 15008); the waypoint serves the HTTP inside and tunnels to the \
             chosen endpoint as spiffe://<trust domain>/ns/<namespace>/sa/<name>. Run it in its own pod: a Workload in --namespace \
             labelled gateway.networking.k8s.io/gateway-name=<name>, so nodes can find it.
-            Config comes from --config FILE (YAML or JSON, re-read when it changes); the certificate from the CA in --ca-dir \
-            (default: the MeshConfig's spec.ca.directory).
+            Config comes from exactly one of: --config FILE (YAML or JSON, re-read when it changes; the certificate from the CA \
+            in --ca-dir, default the MeshConfig's spec.ca.directory), or --control HOST:PORT (a control plane: the first start \
+            joins with --join TOKEN from `ambit control token create --waypoint NS/NAME` and --trust-bundle ROOT; the identity and \
+            the last accepted config are then kept in --state-dir).
             --plain-http-listen starts a benchmark/debug listener: plain HTTP in and out, no mTLS, same request path. \
             Keep it on localhost; it exists to compare the L7 engine with Envoy and HAProxy like for like.
             """)
 
-    @Option(help: "The mesh config file to read and watch.")
-    var config: String
+    @Option(help: "The mesh config file to read and watch (instead of --control).")
+    var config: String?
+    @Option(help: "The control plane's address, HOST:PORT (port 15012), instead of --config.")
+    var control: HostPort?
+    @Option(help: "A one-time join token (`ambit control token create --waypoint NS/NAME`) for the first start with --control.")
+    var join: String?
+    @Option(help: "A file holding the join token; read only when the waypoint has not joined yet.")
+    var joinFile: String?
+    @Option(help: "The mesh root certificate(s), PEM: who the control plane must prove to be when joining.")
+    var trustBundle: String?
+    @Option(help: "The mesh's trust domain (with --control).")
+    var trustDomain = "cluster.local"
+    @Option(help: "The control plane's join port (with --control). Default: the control port + 1.")
+    var joinPort: Int?
     @Option(help: "The namespace this waypoint serves (its Gateway's namespace).")
     var namespace: String
     @Option(help: "The waypoint's Gateway name: services labelled ambit.dev/use-waypoint=NAME use it; also its service account.")
@@ -37,8 +51,8 @@ struct Waypoint: AsyncParsableCommand {
     var readinessListen = HostPort(host: "0.0.0.0", port: 15021)
     @Option(help: "Admin address (/config_dump, /certs); keep it on localhost.")
     var admin = HostPort(host: "127.0.0.1", port: 15000)
-    @Option(help: "Reserved for the waypoint's state (like ambit node's).")
-    var stateDir = "/var/run/ambit/waypoint"
+    @Option(help: "Where the waypoint keeps its identity and last accepted config (with --control).")
+    var stateDir = "/var/lib/ambit/waypoint"
     @Option(help: "Seconds open tunnels get to finish on shutdown.")
     var drainSeconds = 5.0
     @Option(help: "Access log format: text, json or off.")
@@ -52,6 +66,18 @@ struct Waypoint: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        switch (config, control) {
+        case (nil, nil):
+            throw ValidationError("say where the config comes from: --config FILE (a mesh file) or --control HOST:PORT (a control plane)")
+        case (.some, .some):
+            throw ValidationError("give either --config FILE or --control HOST:PORT, not both")
+        case (.some, nil):
+            for (flag, value) in [("--join", join), ("--join-file", joinFile), ("--trust-bundle", trustBundle)] where value != nil {
+                throw ValidationError("\(flag) goes with --control (joining a control plane), not with --config")
+            }
+        case (nil, .some):
+            break
+        }
         if plainUpstream != nil && plainHTTPListen == nil {
             throw ValidationError("--plain-upstream goes with --plain-http-listen (the benchmark listener)")
         }
@@ -83,8 +109,17 @@ struct Waypoint: AsyncParsableCommand {
         configuration.stateDirectory = stateDir
         configuration.otlpEndpoint = otlpEndpoint
         configuration.traceSamplePercent = traceSamplePercent
-        try await readable {
-            try await WaypointDaemon.runFromFile(configPath: config, configuration: configuration, threads: threads, logger: logger)
+        if let config {
+            try await readable {
+                try await WaypointDaemon.runFromFile(configPath: config, configuration: configuration, threads: threads, logger: logger)
+            }
+        } else if let control {
+            let token = join ?? joinFile.flatMap(Node.readToken)
+            try await readable {
+                try await WaypointDaemon.runWithControlPlane(
+                    control: control, token: token, trustBundle: trustBundle, trustDomain: trustDomain, joinPort: joinPort,
+                    configuration: configuration, threads: threads, logger: logger)
+            }
         }
     }
 }

@@ -171,7 +171,8 @@ public final class ControlPlane: Sendable {
     }
 
     static func makeDirectory(_ path: String) throws {
-        var current = ""
+        // A relative data directory stays relative to where `ambit control` was started.
+        var current = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {
             current += "/" + part
             if mkdir(current, 0o700) != 0 && errno != EEXIST {

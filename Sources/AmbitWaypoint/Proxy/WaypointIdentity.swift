@@ -1,3 +1,4 @@
+import AmbitAPI
 import AmbitCore
 import AmbitIdentity
 import Logging
@@ -32,5 +33,23 @@ public struct WaypointIdentity: Sendable {
         let manager = CertificateManager(provider: LocalCAProvider(ca: ca, ttl: mesh.certificateTTL), clock: clock, logger: logger)
         let tls = await TLSContextFactory(certificates: manager, trustBundle: ca.trustBundle, clock: clock, logger: logger)
         return WaypointIdentity(id: id, certificates: manager, tls: tls)
+    }
+
+    /// Control-plane mode: the identity the waypoint joined with (kept in its state
+    /// directory and renewed at half life by the connection), and the mesh's trust bundle,
+    /// updated when a root rotation reaches the waypoint with its renewal.
+    public static func controlPlane(_ joined: DataPlaneControl.Joined, clock: any WallClock, logger: Logger) async -> WaypointIdentity {
+        let connection = joined.connection
+        let manager = CertificateManager(provider: joined.identityProvider, clock: clock, logger: logger)
+        let tls = await TLSContextFactory(certificates: manager, trustBundle: connection.trustBundle, clock: clock, logger: logger)
+        let changes = connection.changes()
+        Task { [weak tls] in
+            for await _ in changes {
+                guard let tls else { return }
+                let bundle = connection.trustBundle
+                if bundle != tls.trustBundle { tls.updateTrustBundle(bundle) }
+            }
+        }
+        return WaypointIdentity(id: connection.identity, certificates: manager, tls: tls)
     }
 }
