@@ -8,7 +8,10 @@
 # 2. as root: two nodes and two pods built from network namespaces; `ambit control` (the
 #    registry, CA and config push); one `ambit node` per node, joined with a one-time
 #    token; the mesh applied with `ambit apply`; and a pod on node1 talking to a pod on
-#    node2 through the mesh.
+#    node2 through the mesh;
+# 3. as root: L7 on top: a waypoint for the namespace (joined with its own token), a cart
+#    service in two versions, a 90/10 canary HTTPRoute with retries, and 500 requests
+#    through it: the split observed, the retries taken, the latency.
 #
 #   scripts/quickstart.sh [--megabytes N]   # run it (again: it cleans up the last run)
 #   scripts/quickstart.sh --down            # remove what the node demo made
@@ -24,19 +27,24 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --megabytes) megabytes="$2"; shift 2 ;;
     --down) mesh_demo_down; say "removed the node demo's namespaces and processes"; exit 0 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) die "unknown option $1 (try --help)" ;;
   esac
 done
 
 ensure_swift
 ensure_debian_packages ca-certificates
-[ "$(id -u)" -eq 0 ] && ensure_debian_packages libnftables-dev nftables iproute2 python3
+[ "$(id -u)" -eq 0 ] && ensure_debian_packages libnftables-dev nftables iproute2 python3 curl
 [ "$(id -u)" -eq 0 ] || ensure_debian_packages libnftables-dev
 mkdir -p .build
 run_logged "building ambit (release; the first build takes several minutes)" .build/quickstart-build.log \
   swift build -c release --product ambit
 bin=$(swift build -c release --show-bin-path)/ambit
+if [ "$(id -u)" -eq 0 ]; then
+  run_logged "building ambit-testapp, the demo's HTTP service (release)" .build/quickstart-build.log \
+    swift build -c release --product ambit-testapp
+  testapp=$(swift build -c release --show-bin-path)/ambit-testapp
+fi
 
 say "running the tunnel demo"
 "$bin" demo tunnel --megabytes "$megabytes"
@@ -60,7 +68,15 @@ else
   say "node2's metrics (ip netns exec $QS_PREFIX-node2 curl localhost:15020/metrics):"
   qs_ns node2 python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:15020/metrics").read().decode())' \
     | grep '^istio_tcp_connections_opened_total' | sed 's/^/    /' | head -2
-  say "each node's sync state (ambit status):"
+  say "L7: a waypoint for namespace shop, cart v1 (fails 20 % of requests) and v2, a 90/10 canary route with retries"
+  mesh_demo_waypoint "$testapp"
+  say "500 requests from web to cart (10.96.0.30), through node1 -> waypoint -> node2:"
+  qs_ns web "$testapp" load --url http://10.96.0.30/ --requests 500 --concurrency 4 | sed 's/^/    /'
+  say "retries the waypoint took to hide v1's failures (its /metrics):"
+  qs_ns waypoint curl -s localhost:15020/metrics | grep -E '^ambit_waypoint_upstream_rq_(retry_)?total' | sed 's/^/    /'
+  say "one request as the waypoint logged it (client identity, route, upstream, flags):"
+  grep '"path"' "$QS_DIR/waypoint.log" | tail -1 | sed 's/^/    /'
+  say "each node's and the waypoint's sync state (ambit status):"
   qs_ambit status | sed 's/^/    /'
   cat <<TXT
 
@@ -70,6 +86,8 @@ The mesh is still running. Look around:
   ip netns exec $QS_PREFIX-node1 curl -s localhost:15000/config_dump    # what node1 knows
   ip netns exec $QS_PREFIX-node2 curl -s localhost:15000/certs          # its workload certificates
   tail -f $QS_DIR/node2.log                                               # access log
+  tail -f $QS_DIR/waypoint.log                                            # the waypoint's per-request log
+  ip netns exec $QS_PREFIX-waypoint curl -s localhost:15020/metrics       # istio_requests_total, retries
 Tear it down with: scripts/quickstart.sh --down
 TXT
 fi

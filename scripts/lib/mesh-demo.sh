@@ -26,7 +26,7 @@ mesh_demo_down() {
       rm -f "$f"
     done
   fi
-  for ns in web api node1 node2; do
+  for ns in web api waypoint cart-v1 cart-v2 node1 node2; do
     ip netns del "$QS_PREFIX-$ns" 2>/dev/null || true
   done
   # Node identities, stored configs and the control plane's data belong to this demo's CA:
@@ -56,6 +56,98 @@ qs_control_up() {
   die "ambit control did not answer within 10 s (its log above)"
 }
 
+# qs_pod NAME NODE IP: a pod: its own namespace, a /32 behind a link-local gateway on its
+# node (the Calico layout).
+qs_pod() {
+  local pod="$1" node="$2" ip="$3"
+  [ -e "/var/run/netns/$QS_PREFIX-$pod" ] || { ip netns add "$QS_PREFIX-$pod"; qs_ns "$pod" ip link set lo up; }
+  ip -n "$QS_PREFIX-$node" link add "$pod" type veth peer name eth0 netns "$QS_PREFIX-$pod"
+  qs_ns "$node" ip addr add 169.254.1.1/32 dev "$pod" 2>/dev/null || true
+  qs_ns "$node" ip link set "$pod" up
+  qs_ns "$node" ip route add "$ip/32" dev "$pod"
+  qs_ns "$pod" ip addr add "$ip/32" dev eth0; qs_ns "$pod" ip link set eth0 up
+  qs_ns "$pod" ip route add 169.254.1.1 dev eth0; qs_ns "$pod" ip route add default via 169.254.1.1
+  qs_ns "$node" sysctl -qw net.ipv4.ip_forward=1
+}
+
+# mesh_demo_waypoint TESTAPP: the L7 part (control-plane mode). Two versions of a `cart`
+# service on node2 (ambit-testapp; v1 fails 20 % of requests), a waypoint pod on node1
+# joined with its own token, and an HTTPRoute that splits cart 90/10 with retries.
+mesh_demo_waypoint() {
+  local testapp="$1"
+  qs_pod waypoint node1 10.244.1.3
+  qs_pod cart-v1 node2 10.244.2.3
+  qs_pod cart-v2 node2 10.244.2.4
+  cat >"$QS_DIR/l7.yaml" <<YAML
+kind: Workload
+metadata: {name: cart-v1, namespace: shop, labels: {app: cart, version: v1}}
+spec: {serviceAccount: cart, node: node2, addresses: [10.244.2.3], netns: /var/run/netns/$QS_PREFIX-cart-v1}
+---
+kind: Workload
+metadata: {name: cart-v2, namespace: shop, labels: {app: cart, version: v2}}
+spec: {serviceAccount: cart, node: node2, addresses: [10.244.2.4], netns: /var/run/netns/$QS_PREFIX-cart-v2}
+---
+kind: Service
+metadata: {name: cart, namespace: shop, labels: {ambit.dev/use-waypoint: waypoint}}
+spec: {selector: {app: cart}, addresses: [10.96.0.30], ports: [{port: 80, targetPort: 8080, appProtocol: http}]}
+---
+kind: Service
+metadata: {name: cart-v1, namespace: shop}
+spec: {selector: {app: cart, version: v1}, addresses: [10.96.0.31], ports: [{port: 80, targetPort: 8080, appProtocol: http}]}
+---
+kind: Service
+metadata: {name: cart-v2, namespace: shop}
+spec: {selector: {app: cart, version: v2}, addresses: [10.96.0.32], ports: [{port: 80, targetPort: 8080, appProtocol: http}]}
+---
+# The waypoint of namespace shop, and the pod that runs it (never enrolled: it speaks HBONE itself).
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: shop}
+spec:
+  gatewayClassName: ambit-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+---
+kind: Workload
+metadata: {name: waypoint, namespace: shop, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
+spec: {serviceAccount: waypoint, node: node1, addresses: [10.244.1.3]}
+---
+# Canary: 90 % to v1, 10 % to v2; a 500 or 503 is retried (up to 2 more tries).
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: cart, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: cart, port: 80}]
+  rules:
+  - backendRefs:
+    - {name: cart-v1, port: 80, weight: 90}
+    - {name: cart-v2, port: 80, weight: 10}
+    retry: {codes: [500, 503], attempts: 2, backoff: 25ms}
+YAML
+  qs_ambit apply -f "$QS_DIR/l7.yaml" | sed 's/^/    /'
+  ip netns exec "$QS_PREFIX-cart-v1" "$testapp" serve --listen 0.0.0.0:8080 --name cart --version v1 --fail-percent 20 \
+    >"$QS_DIR/cart-v1.log" 2>&1 &
+  echo $! >"$QS_DIR/pids/cart-v1"
+  ip netns exec "$QS_PREFIX-cart-v2" "$testapp" serve --listen 0.0.0.0:8080 --name cart --version v2 \
+    >"$QS_DIR/cart-v2.log" 2>&1 &
+  echo $! >"$QS_DIR/pids/cart-v2"
+  local token
+  token=$("$QS_BIN" control token create --waypoint shop/waypoint --data-dir "$QS_DIR/control")
+  ip netns exec "$QS_PREFIX-waypoint" "$QS_BIN" waypoint --control "$QS_CONTROL" --join "$token" \
+    --trust-bundle "$QS_DIR/control/ca/root-cert.pem" --namespace shop --name waypoint \
+    --state-dir "$QS_DIR/state-waypoint" --access-log json >"$QS_DIR/waypoint.log" 2>"$QS_DIR/waypoint.err" &
+  echo $! >"$QS_DIR/pids/waypoint"
+  local i
+  for i in $(seq 1 100); do
+    if qs_ns waypoint curl -sf localhost:15021/healthz/ready >/dev/null 2>&1 \
+      && qs_ns cart-v1 nft list table inet ambit >/dev/null 2>&1 && qs_ns cart-v2 nft list table inet ambit >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  cat "$QS_DIR/waypoint.err" >&2
+  die "the waypoint or the cart pods were not ready within 10 s (the waypoint's log above)"
+}
+
 # mesh_demo_up BIN [--control]: builds the topology, starts the daemons (and with
 # --control the control plane) and the api server.
 mesh_demo_up() {
@@ -63,24 +155,13 @@ mesh_demo_up() {
   QS_BIN="$bin"
   mesh_demo_down
   mkdir -p "$QS_DIR/pids"
-  for ns in node1 node2 web api; do ip netns add "$QS_PREFIX-$ns"; done
-  for ns in node1 node2 web api; do qs_ns "$ns" ip link set lo up; done
+  for ns in node1 node2; do ip netns add "$QS_PREFIX-$ns"; qs_ns "$ns" ip link set lo up; done
   # node1 <-> node2
   ip -n "$QS_PREFIX-node1" link add fabric0 type veth peer name fabric0 netns "$QS_PREFIX-node2"
   qs_ns node1 ip addr add 10.250.0.1/24 dev fabric0; qs_ns node1 ip link set fabric0 up
   qs_ns node2 ip addr add 10.250.0.2/24 dev fabric0; qs_ns node2 ip link set fabric0 up
-  # a pod on each node: a /32 behind a link-local gateway (the Calico layout)
-  local n=1 pod
-  for pod in web api; do
-    local node="node$n" ip="10.244.$n.2"
-    ip -n "$QS_PREFIX-$node" link add "$pod" type veth peer name eth0 netns "$QS_PREFIX-$pod"
-    qs_ns "$node" ip addr add 169.254.1.1/32 dev "$pod"; qs_ns "$node" ip link set "$pod" up
-    qs_ns "$node" ip route add "$ip/32" dev "$pod"
-    qs_ns "$pod" ip addr add "$ip/32" dev eth0; qs_ns "$pod" ip link set eth0 up
-    qs_ns "$pod" ip route add 169.254.1.1 dev eth0; qs_ns "$pod" ip route add default via 169.254.1.1
-    qs_ns "$node" sysctl -qw net.ipv4.ip_forward=1
-    n=$((n + 1))
-  done
+  qs_pod web node1 10.244.1.2
+  qs_pod api node2 10.244.2.2
   qs_ns node1 ip route add 10.244.2.0/24 via 10.250.0.2
   qs_ns node2 ip route add 10.244.1.0/24 via 10.250.0.1
 
