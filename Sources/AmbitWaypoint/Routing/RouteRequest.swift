@@ -40,8 +40,27 @@ public struct RouteRequest: Sendable {
             path = target
             query = nil
         }
-        host = HostHeader.hostWithoutPort((headers.first(name: "host") ?? "").lowercased())
-        isGRPC = headers.first(name: "content-type").map { $0.lowercased().hasPrefix("application/grpc") } ?? false
+        host = HostHeader.hostWithoutPort(Self.asciiLowercased(headers.first(name: "host") ?? ""))
+        isGRPC = headers.first(name: "content-type").map { Self.hasASCIIPrefixIgnoringCase($0, "application/grpc") } ?? false
+    }
+
+    /// `lowercased()` without a new string when there is nothing to lower (the usual
+    /// Host): this runs for every request.
+    static func asciiLowercased(_ s: String) -> String {
+        s.utf8.allSatisfy { $0 < 0x80 && !(0x41...0x5A).contains($0) } ? s : s.lowercased()
+    }
+
+    /// Case-insensitive ASCII prefix test (`prefix` lower-case), without lower-casing a copy.
+    static func hasASCIIPrefixIgnoringCase(_ s: String, _ prefix: StaticString) -> Bool {
+        let p = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
+        var i = 0
+        for byte in s.utf8 {
+            guard i < p.count else { return true }
+            let lower = (0x41...0x5A).contains(byte) ? byte | 0x20 : byte
+            guard lower == p[i] else { return false }
+            i += 1
+        }
+        return i == p.count
     }
 
     /// From a decoded request head (HTTP/1.1, or HTTP/2 through NIO's HTTP/1 codec, which

@@ -72,15 +72,26 @@ public struct RouteTable: Sendable {
     public func route(_ request: RouteRequest, random: inout some RandomNumberGenerator) -> RouteDecision {
         for tier in tiers {
             // A gRPC call may be routed by a GRPCRoute or, failing any, by an HTTPRoute on
-            // its path; other requests only by HTTPRoutes.
-            let applying = tier.routes.indices.filter { tier.routes[$0].applies(to: request) && (request.isGRPC || !tier.routes[$0].isGRPC) }
-            guard !applying.isEmpty else { continue }
-            let useGRPC = request.isGRPC && applying.contains { tier.routes[$0].isGRPC }
-            let allowed = Set(applying.filter { tier.routes[$0].isGRPC == useGRPC })
-            guard let hit = tier.candidates.first(where: { allowed.contains($0.route) && $0.matcher.matches(request) }) else {
-                return .respond(.noRoute)
+            // its path; other requests only by HTTPRoutes. This runs for every request, so
+            // it keeps no per-request arrays or sets: one pass says whether any route (and
+            // any GRPCRoute) applies, and the candidates re-check their own route.
+            var anyApplies = false
+            var grpcApplies = false
+            for route in tier.routes where route.applies(to: request) && (request.isGRPC || !route.isGRPC) {
+                anyApplies = true
+                if route.isGRPC { grpcApplies = true }
             }
-            return decide(tier.routes[hit.route].rules[hit.rule], request, random: &random)
+            guard anyApplies else { continue }
+            let useGRPC = request.isGRPC && grpcApplies
+            // A candidate's route is allowed when it applies and is of the chosen kind
+            // (which implies the gRPC condition above).
+            for candidate in tier.candidates
+            where tier.routes[candidate.route].isGRPC == useGRPC && tier.routes[candidate.route].applies(to: request)
+                && candidate.matcher.matches(request)
+            {
+                return decide(tier.routes[candidate.route].rules[candidate.rule], request, random: &random)
+            }
+            return .respond(.noRoute)
         }
         return .forward(.init(rule: nil, service: service, port: request.port, backendFilters: .none))
     }
