@@ -2,13 +2,17 @@
 // how many bytes each node receives, and how much memory the control plane needs.
 //
 //     ambit-bench-control [--nodes 1,10,100] [--workloads-per-node 10] [--services 20]
-//                         [--rounds 20] [--ambit PATH --memory-workloads 10000 --memory-nodes 10]
+//                         [--rounds 20] [--light-nodes 100]
+//                         [--ambit PATH --memory-workloads 10000 --memory-nodes 10]
 //
 // Propagation: a real `ControlPlane` in this process (store on disk, mutual TLS on
 // 127.0.0.1), N node clients (`ControlPlaneClient`, each its own node identity, each
 // validating every push as the node daemon does). Each round applies a changed
 // AuthorizationPolicy through the registry (the same call `ambit apply` ends in) and
 // stops the clock when the control plane has recorded every node's ACK of it.
+// --light-nodes N repeats the run for N nodes whose clients ACK without building a
+// snapshot: all clients share this machine's cores, so this separates what the control
+// plane costs from what N nodes validating on one machine cost.
 // Memory: see MemoryRun (needs --ambit, the binary to measure).
 import AmbitAPI
 import AmbitControl
@@ -25,6 +29,7 @@ struct Options {
     var ambit: String?
     var memoryWorkloads = 10_000
     var memoryNodes = 10
+    var lightNodes: [Int] = [100]
 
     init(_ args: [String]) throws {
         var i = 0
@@ -50,6 +55,7 @@ struct Options {
             case "--ambit": ambit = try value()
             case "--memory-workloads": memoryWorkloads = try int()
             case "--memory-nodes": memoryNodes = try int()
+            case "--light-nodes": lightNodes = try value().split(separator: ",").compactMap { Int($0) }
             default: throw BenchError("unknown argument '\(args[i])'; see the comment at the top of Sources/ambit-bench-control/main.swift")
             }
             i += 1
@@ -72,7 +78,7 @@ struct PropagationResult {
     }
 }
 
-func propagation(nodes: Int, options: Options) async throws -> PropagationResult {
+func propagation(nodes: Int, validate: Bool = true, options: Options) async throws -> PropagationResult {
     let mesh = BenchMesh(nodes: nodes, workloadsPerNode: options.workloadsPerNode, services: options.services)
     let dir = NSTemporaryDirectory() + "ambit-bench-control-\(getpid())-\(nodes)"
     defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -90,7 +96,8 @@ func propagation(nodes: Int, options: Options) async throws -> PropagationResult
 
     var result = PropagationResult(nodes: nodes, workloads: mesh.workloadCount)
     let fleet = try await NodeFleet(
-        count: nodes, host: "127.0.0.1", port: port, trustBundle: plane.certificates.ca.trustBundle, identities: plane.identities
+        count: nodes, host: "127.0.0.1", port: port, trustBundle: plane.certificates.ca.trustBundle, identities: plane.identities,
+        validate: validate
     ) { csrPEM, node in
         // The CA service's own join path, minus the network: token, CSR, signed chain.
         let token = try plane.certificates.tokens.create(.node(name: node))
@@ -125,10 +132,10 @@ do {
     print("## Propagation: apply → every node has ACKed (\(options.rounds) rounds each; \(options.workloadsPerNode) workloads per node, \(options.services) services)\n")
     print("| nodes | workloads | initial sync, all nodes | p50 | p90 | max | initial config / node | one change / node |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for n in options.nodes {
-        let r = try await propagation(nodes: n, options: options)
+    for (n, validate) in options.nodes.map({ ($0, true) }) + options.lightNodes.map({ ($0, false) }) {
+        let r = try await propagation(nodes: n, validate: validate, options: options)
         print(
-            "| \(r.nodes) | \(r.workloads) | \(ms(r.initialSync)) ms | \(ms(r.percentile(0.5))) ms | \(ms(r.percentile(0.9))) ms | \(ms(r.latencies.max() ?? 0)) ms | \(kib(r.initialBytes.bytes)) KiB (\(r.initialBytes.resources) resources) | \(r.changeBytes.bytes) B (\(r.changeBytes.resources) resource) |"
+            "| \(r.nodes)\(validate ? "" : " (ACK without validating)") | \(r.workloads) | \(ms(r.initialSync)) ms | \(ms(r.percentile(0.5))) ms | \(ms(r.percentile(0.9))) ms | \(ms(r.latencies.max() ?? 0)) ms | \(kib(r.initialBytes.bytes)) KiB (\(r.initialBytes.resources) resources) | \(r.changeBytes.bytes) B (\(r.changeBytes.resources) resource) |"
         )
     }
     if let ambit = options.ambit {
