@@ -44,6 +44,7 @@ import Yams
             "ServiceAccount/ambit-control", "ServiceAccount/ambit-node", "ClusterRole/ambit-control", "ClusterRoleBinding/ambit-control",
             "CustomResourceDefinition/workloads.ambit.dev", "CustomResourceDefinition/httpfaults.ambit.dev",
             "CustomResourceDefinition/meshconfigs.ambit.dev", "PersistentVolumeClaim/ambit-control-data",
+            "Gateway/waypoint", "Deployment/waypoint", "Service/waypoint", "ServiceAccount/waypoint",
         ] {
             #expect(names.contains(expected), "config/kubernetes has no \(expected)")
         }
@@ -66,7 +67,7 @@ import Yams
             let selector = ((spec["selector"] as? [String: Any])?["matchLabels"] as? [String: String]) ?? [:]
             let labels = ((template["metadata"] as? [String: Any])?["labels"] as? [String: String]) ?? [:]
             #expect(!selector.isEmpty && selector.allSatisfy { labels[$0.key] == $0.value }, "\(kind) \(name): the selector does not select its own pods")
-            if let account = podSpec["serviceAccountName"] as? String, document["metadata"].flatMap({ ($0 as? [String: Any])?["namespace"] as? String }) == "ambit-system" {
+            if let account = podSpec["serviceAccountName"] as? String {
                 #expect(accounts.contains(account), "\(kind) \(name) runs as ServiceAccount '\(account)', which no manifest defines")
             }
             let volumes = Set(((podSpec["volumes"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String })
