@@ -15,6 +15,8 @@
 #
 #   scripts/quickstart.sh [--megabytes N]   # run it (again: it cleans up the last run)
 #   scripts/quickstart.sh --down            # remove what the node demo made
+#   scripts/quickstart.sh --ci              # (root) the mesh and L7 parts with the debug build
+#                                           # scripts/test.sh made, the summary checked, then --down
 #
 # Safe to run again: the build is incremental and each run starts from nothing.
 set -euo pipefail
@@ -23,14 +25,47 @@ source scripts/lib/common.sh
 source scripts/lib/mesh-demo.sh
 
 megabytes=256
+ci=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --megabytes) megabytes="$2"; shift 2 ;;
+    --ci) ci=true; shift ;;
     --down) mesh_demo_down; say "removed the node demo's namespaces and processes"; exit 0 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) die "unknown option $1 (try --help)" ;;
   esac
 done
+
+# The smaller mode CI runs: the binaries scripts/test.sh just built (debug), the two-node
+# mesh and the waypoint with its canary, and a check of what the summary would show.
+if $ci; then
+  [ "$(id -u)" -eq 0 ] || die "--ci builds network namespaces: run it as root"
+  bin=$(swift build --show-bin-path)/ambit
+  testapp=$(swift build --show-bin-path)/ambit-testapp
+  [ -x "$bin" ] && [ -x "$testapp" ] || die "--ci uses the debug build: run swift build --build-tests first (scripts/test.sh does)"
+  trap mesh_demo_down EXIT
+  say "quickstart (CI mode): control plane, two nodes joined by token, a waypoint, a 90/10 canary with retries"
+  mesh_demo_up "$bin" --control
+  reply=$(mesh_demo_send 10.96.0.20:80 "hello via the VIP")
+  [ "$reply" = "hello via the VIP" ] || die "web -> api through the mesh answered '$reply'"
+  mesh_demo_waypoint "$testapp"
+  qs_ns web "$testapp" load --url http://10.96.0.30/ --requests 500 --concurrency 4 | tee "$QS_DIR/load.txt" | sed 's/^/    /'
+  ok=$(sed -n 's/^status:.*200=\([0-9]*\).*/\1/p' "$QS_DIR/load.txt")
+  v2=$(sed -n 's/^x-ambit-version:.*v2=\([0-9]*\).*/\1/p' "$QS_DIR/load.txt")
+  retries=$(qs_ns waypoint curl -s localhost:15020/metrics \
+    | sed -n 's/^ambit_waypoint_upstream_rq_retry_total{destination_service="cart-v1[^}]*} \([0-9]*\).*/\1/p')
+  [ "${ok:-0}" -ge 450 ] || die "the retries should hide most of v1's failures: only ${ok:-0} of 500 requests got 200"
+  [ "${v2:-0}" -ge 15 ] && [ "${v2:-0}" -le 90 ] || die "a 90/10 split sent ${v2:-0} of 500 requests to v2"
+  [ "${retries:-0}" -gt 0 ] || die "the waypoint reports no retries for cart-v1"
+  grep -q '"source_principal":"spiffe://cluster.local/ns/shop/sa/web"' "$QS_DIR/waypoint.log" \
+    || die "the waypoint's access log does not show web's verified identity"
+  grep -q 'reporter=destination mode=hbone .*src.identity=spiffe://cluster.local/ns/shop/sa/web' "$QS_DIR/node2.log" \
+    || die "node2 did not log web's connection as HBONE (mTLS) with web's identity"
+  if grep -q 'reporter=destination mode=plaintext' "$QS_DIR/node2.log"; then die "a connection reached node2's pods without mTLS"; fi
+  qs_ambit status | grep -q "waypoint shop/waypoint: connected, in sync" || die "ambit status does not show the waypoint in sync"
+  say "quickstart (CI mode) passed: 200=$ok/500, v2=$v2/500, $retries retries, every connection mTLS"
+  exit 0
+fi
 
 ensure_swift
 ensure_debian_packages ca-certificates

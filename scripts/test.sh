@@ -93,4 +93,8 @@ if [ $# -eq 0 ]; then
   "$bin" demo tunnel --megabytes 16 | tee "$tmp/demo.txt"
   grep -q "SHA-256 at the destination \[ok\]" "$tmp/demo.txt" || die "the tunnel demo did not move its bytes intact"
   say "CLI smoke test passed"
+  if [ "$(id -u)" -eq 0 ] && [ "${AMBIT_SKIP_ROOT_TESTS:-}" != 1 ]; then
+    ensure_debian_packages curl
+    bash scripts/quickstart.sh --ci
+  fi
 fi
