@@ -13,28 +13,9 @@ extension WaypointDaemon {
         let source = FileConfigSource(path: configPath, logger: logger)
         let initial = try source.load()
         let signal = Task { await TerminationSignal.wait() }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        let daemon: WaypointDaemon
-        do {
-            daemon = try await WaypointDaemon.make(
-                configuration: configuration, source: source, initial: initial, group: group, logger: logger)
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
-        }
-        let ports = await daemon.boundPorts
-        let scope = configuration.scope
-        print(
-            "ambit waypoint \(scope.namespace)/\(scope.name): config \(configPath); identity \(daemon.identity.id); HBONE \(daemon.hboneAddress)"
-                + (daemon.plainHTTPAddress.map { ", plain HTTP \($0) (benchmark/debug, no mTLS)" } ?? "")
-                + "; metrics :\(ports.first ?? 0), admin \(configuration.adminAddress)")
-        let running = Task { await daemon.run() }
-        let received = await signal.value
-        logger.info("stopping", metadata: ["signal": "\(received)"])
-        running.cancel()
-        await daemon.shutdown()
-        _ = await running.result
-        try? await group.shutdownGracefully()
+        try await serve(
+            configuration: configuration, source: source, initial: initial, identity: nil, threads: threads,
+            describe: "config \(configPath)", signal: signal, logger: logger)
     }
 
     /// `ambit waypoint --control HOST:PORT`: joins the control plane once with a token
@@ -73,19 +54,32 @@ extension WaypointDaemon {
             return
         }
         stopWaiting.cancel()
+        let identity = await WaypointIdentity.controlPlane(joined, clock: SystemWallClock(), logger: logger)
+        try await serve(
+            configuration: configuration, source: joined.config, initial: initial, identity: identity, threads: threads,
+            describe: "control plane \(control)", signal: signal, logger: logger)
+    }
+
+    /// Starts the daemon from its first config, prints where it listens, and serves until
+    /// `signal`, then drains (GOAWAY) and exits. `identity` nil: signed by the local CA.
+    private static func serve(
+        configuration: Configuration, source: any ConfigSource, initial: MeshSnapshot, identity: WaypointIdentity?, threads: Int,
+        describe: String, signal: Task<String, Never>, logger: Logger
+    ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let daemon: WaypointDaemon
         do {
-            let identity = await WaypointIdentity.controlPlane(joined, clock: SystemWallClock(), logger: logger)
             daemon = try await WaypointDaemon.make(
-                configuration: configuration, source: joined.config, initial: initial, group: group, identity: identity, logger: logger)
+                configuration: configuration, source: source, initial: initial, group: group, identity: identity, logger: logger)
         } catch {
             try? await group.shutdownGracefully()
             throw error
         }
         let ports = await daemon.boundPorts
+        let scope = configuration.scope
         print(
-            "ambit waypoint \(scope.namespace)/\(scope.name): control plane \(control); identity \(daemon.identity.id); HBONE \(daemon.hboneAddress)"
+            "ambit waypoint \(scope.namespace)/\(scope.name): \(describe); identity \(daemon.identity.id); HBONE \(daemon.hboneAddress)"
+                + (daemon.plainHTTPAddress.map { ", plain HTTP \($0) (benchmark/debug, no mTLS)" } ?? "")
                 + "; metrics :\(ports.first ?? 0), admin \(configuration.adminAddress)")
         let running = Task { await daemon.run() }
         let received = await signal.value
