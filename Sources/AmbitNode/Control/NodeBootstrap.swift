@@ -22,45 +22,24 @@ extension ControlPlaneConnection {
 /// process of kind `.node` (reused from the state directory, renewed, or joined with the
 /// one-time token), with the node's own flags and error type.
 public enum NodeBootstrap {
-    public struct Configuration: Sendable {
-        public var nodeName: String
-        public var trustDomain: String
-        /// The control plane's mTLS port (push, CA).
-        public var control: HostPort
-        /// Where `Join` is served: the control port + 1 unless set.
-        public var joinPort: Int
-        public var stateDirectory: String
-        /// The one-time token from `ambit control token create --node NAME`; needed only
-        /// when the node has no usable identity yet.
-        public var joinToken: String?
-        /// The mesh root(s) the operator trusts the control plane under; needed to join.
-        public var trustBundleFile: String?
-
-        public init(nodeName: String, trustDomain: String, control: HostPort, stateDirectory: String) {
-            self.nodeName = nodeName
-            self.trustDomain = trustDomain
-            self.control = control
-            self.joinPort = control.port + 1
-            self.stateDirectory = stateDirectory
-        }
-
-        var generic: DataPlaneBootstrap.Configuration {
-            var c = DataPlaneBootstrap.Configuration(kind: .node(name: nodeName), trustDomain: trustDomain, control: control, stateDirectory: stateDirectory)
-            c.joinPort = joinPort
-            c.joinToken = joinToken
-            c.trustBundleFile = trustBundleFile
-            return c
-        }
-    }
+    /// The generic data-plane configuration; a node's has kind `.node(name:)`.
+    public typealias Configuration = DataPlaneBootstrap.Configuration
 
     /// The node's identity: reused from the state directory, renewed, or obtained by joining.
     public static func start(
         _ configuration: Configuration, clock: any WallClock = SystemWallClock(), logger: Logger = Logger(label: "ambit.node.bootstrap")
     ) async throws -> NodeControlPlane {
         do {
-            return try await DataPlaneBootstrap.start(configuration.generic, clock: clock, logger: logger)
+            return try await DataPlaneBootstrap.start(configuration, clock: clock, logger: logger)
         } catch {
             throw NodeError(.identity, error.message)
         }
+    }
+}
+
+extension DataPlaneBootstrap.Configuration {
+    /// A node's configuration (`ambit node --control`).
+    public init(nodeName: String, trustDomain: String, control: HostPort, stateDirectory: String) {
+        self.init(kind: .node(name: nodeName), trustDomain: trustDomain, control: control, stateDirectory: stateDirectory)
     }
 }
