@@ -2,8 +2,35 @@ import AmbitRedirect
 import Foundation
 import NIOCore
 
+/// What tests read from a running Ambit process (node or waypoint): its JSON access log on
+/// standard output, its HTTP endpoints, and how to stop it.
+public protocol MeshProcess: Sendable {
+    var process: TestProcess { get }
+    /// `GET path` from the process's HTTP server on `port` (15020 metrics, 15021
+    /// readiness, 15000 admin), from inside its namespace.
+    func get(_ path: String, port: Int) async throws -> String
+}
+
+extension MeshProcess {
+    /// Access-log lines so far (JSON objects, one per connection or request).
+    public var accessLog: [String] {
+        process.stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix("{") }
+    }
+
+    /// Lines of the access log containing every one of `fragments`.
+    public func accessLog(containing fragments: String...) -> [String] {
+        accessLog.filter { line in fragments.allSatisfy { line.contains($0) } }
+    }
+
+    public func metrics() async throws -> String { try await get("/metrics", port: 15020) }
+
+    /// Stops the process with SIGTERM and waits for it to exit.
+    @discardableResult
+    public func stop() async -> ExitStatus { await process.terminate(grace: 10) }
+}
+
 /// One running `ambit node`, seen from a test: its access log and its HTTP endpoints.
-public final class NodeDaemonProcess: Sendable {
+public final class NodeDaemonProcess: MeshProcess {
     public let node: Topology.Node
     public let process: TestProcess
     let context: TopologyContext
@@ -14,27 +41,9 @@ public final class NodeDaemonProcess: Sendable {
         self.context = context
     }
 
-    /// Access-log lines so far (JSON objects, one per connection).
-    public var accessLog: [String] {
-        process.stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix("{") }
-    }
-
-    /// Lines of the access log containing every one of `fragments`.
-    public func accessLog(containing fragments: String...) -> [String] {
-        accessLog.filter { line in fragments.allSatisfy { line.contains($0) } }
-    }
-
-    /// `GET path` from the daemon's HTTP server on `port` (15020 metrics, 15021 readiness,
-    /// 15000 admin), from inside the node's namespace.
     public func get(_ path: String, port: Int) async throws -> String {
         try await MeshHTTPProbe.get(path, port: port, netnsPath: node.netnsPath, context: context)
     }
-
-    public func metrics() async throws -> String { try await get("/metrics", port: 15020) }
-
-    /// Stops the daemon with SIGTERM and waits for it to exit.
-    @discardableResult
-    public func stop() async -> ExitStatus { await process.terminate(grace: 10) }
 }
 
 /// `GET path` from 127.0.0.1:`port` inside a network namespace: how a test reads a

@@ -4,7 +4,7 @@ import NIOCore
 
 /// One running `ambit waypoint`, seen from a test: its access log and its HTTP endpoints.
 /// It runs inside its own pod's namespace, as a waypoint pod would.
-public final class WaypointProcess: Sendable {
+public final class WaypointProcess: MeshProcess {
     public let pod: Topology.Pod
     public let process: TestProcess
     let context: TopologyContext
@@ -15,29 +15,12 @@ public final class WaypointProcess: Sendable {
         self.context = context
     }
 
-    /// Access-log lines so far (JSON objects, one per request).
-    public var accessLog: [String] {
-        process.stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix("{") }
-    }
-
-    public func accessLog(containing fragments: String...) -> [String] {
-        accessLog.filter { line in fragments.allSatisfy { line.contains($0) } }
-    }
-
-    /// `GET path` from the waypoint's HTTP server on `port` (15020 metrics, 15021
-    /// readiness, 15000 admin), from inside its pod.
     public func get(_ path: String, port: Int) async throws -> String {
         try await MeshHTTPProbe.get(path, port: port, netnsPath: pod.netnsPath, context: context)
     }
 
-    public func metrics() async throws -> String { try await get("/metrics", port: 15020) }
-
     /// The metrics, parsed.
     public func metricSamples() async throws -> PrometheusSamples { PrometheusSamples(try await metrics()) }
-
-    /// Stops the waypoint with SIGTERM and waits for it to exit.
-    @discardableResult
-    public func stop() async -> ExitStatus { await process.terminate(grace: 10) }
 }
 
 extension MeshHarness {
@@ -51,8 +34,8 @@ extension MeshHarness {
     }
 
     /// Starts `ambit waypoint` inside `pod` (which should carry the
-    /// `gateway.networking.k8s.io/gateway-name` label, and `ambit.dev/dataplane-mode: none`
-    /// so the node does not capture the waypoint's own traffic) and waits until it is ready.
+    /// `gateway.networking.k8s.io/gateway-name` label: nodes find the waypoint by it and
+    /// never enrol such a pod) and waits until it is ready.
     @discardableResult
     /// `extraArguments` adds `ambit waypoint` flags (tracing, threads).
     public func startWaypoint(
