@@ -82,6 +82,17 @@ if [ $# -eq 0 ]; then
   for _ in $(seq 1 50); do "$bin" status 2>/dev/null | grep -q "waypoint shop/waypoint: connected, in sync" && break; sleep 0.2; done
   "$bin" status | grep -q "waypoint shop/waypoint: connected, in sync" || { cat "$tmp/waypoint.log"; die "the waypoint did not join and sync"; }
   grep -q "identity=spiffe://cluster.local/ns/shop/sa/waypoint .*certificate installed" "$tmp/waypoint.log" || { cat "$tmp/waypoint.log"; die "the waypoint did not start as its own identity"; }
+  # Day two: status names the waypoint's identity and its certificate's expiry; proxy-config
+  # shows what the waypoint ACKed (through the control plane) and what it runs (locally).
+  "$bin" status >"$tmp/status.out"
+  grep -Eq "^shop +waypoint +in sync .*spiffe://cluster.local/ns/shop/sa/waypoint +expires in" "$tmp/status.out" \
+    || { cat "$tmp/status.out"; die "ambit status does not show the waypoint's identity and certificate"; }
+  "$bin" proxy-config shop/waypoint >"$tmp/pc.out"
+  grep -Eq "^Gateway +shop/waypoint +[0-9]+ +accepted" "$tmp/pc.out" || { cat "$tmp/pc.out"; die "ambit proxy-config does not show the accepted Gateway"; }
+  "$bin" proxy-config --local --admin 127.0.0.1:25000 | grep -q '^waypoint: shop/waypoint$' \
+    || die "ambit proxy-config --local does not show the waypoint's own config dump"
+  if "$bin" proxy-config nosuchnode >"$tmp/pc.out" 2>&1; then die "ambit proxy-config answered for an unknown node"; fi
+  grep -q "no node or waypoint named 'nosuchnode'" "$tmp/pc.out" || { cat "$tmp/pc.out"; die "unclear error for an unknown node"; }
   kill "$wp_pid"; wait "$wp_pid" 2>/dev/null || true
   kill "$cp_pid"; wait "$cp_pid" 2>/dev/null || true
   if "$bin" status >"$tmp/status.out" 2>&1; then die "ambit status succeeded with the control plane stopped"; fi

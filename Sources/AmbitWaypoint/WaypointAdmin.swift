@@ -1,5 +1,6 @@
 import AmbitCore
 import AmbitTelemetry
+import NIOCore
 
 /// The waypoint's HTTP endpoints: `/metrics` (15020), `/healthz/ready` (15021), and on
 /// localhost only (15000) `/config_dump`, `/certs`, `/metrics`.
@@ -41,6 +42,12 @@ extension WaypointDaemon {
     /// Ports actually bound, in order metrics, readiness, admin (useful with port 0).
     public var boundPorts: [Int] { httpServers.map(\.port) }
 
+    /// `10.0.0.5:15008`, not NIO's `[IPv4]10.0.0.5/10.0.0.5:15008`.
+    static func text(_ address: SocketAddress) -> String {
+        let ip = address.ipAddress ?? "?"
+        return (ip.contains(":") ? "[\(ip)]" : ip) + ":\(address.port ?? 0)"
+    }
+
     func configDump() async -> JSON {
         let config = self.config
         let backends = config.backends.values.sorted { ($0.key.service, $0.key.port) < ($1.key.service, $1.key.port) }
@@ -48,8 +55,8 @@ extension WaypointDaemon {
             ("waypoint", .string("\(configuration.scope.namespace)/\(configuration.scope.name)")),
             ("identity", .string(identity.id.uri)),
             ("trustDomain", .string(config.snapshot.mesh.trustDomain)),
-            ("hbone", .string(hboneAddress.description)),
-            ("plainHTTP", .optional(plainHTTPAddress.map { "\($0)" })),
+            ("hbone", .string(Self.text(hboneAddress))),
+            ("plainHTTP", .optional(plainHTTPAddress.map(Self.text))),
             ("openTunnels", .int(openTunnelCount)),
             ("idleUpstreams", .int(await idleUpstreams())),
             ("services", .array(backends.map { b in

@@ -14,7 +14,7 @@ struct Ambit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ambit",
         abstract: "Ambit, a sidecarless service mesh.",
-        subcommands: [Control.self, Node.self, Waypoint.self, Apply.self, Get.self, Delete.self, Label.self, Status.self, Install.self, Check.self, DevCA.self, Tunnel.self, Demo.self])
+        subcommands: [Control.self, Node.self, Waypoint.self, Apply.self, Get.self, Delete.self, Label.self, Status.self, ProxyConfig.self, Install.self, Check.self, DevCA.self, Tunnel.self, Demo.self])
 }
 
 /// Options every long-running command shares.

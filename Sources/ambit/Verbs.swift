@@ -1,4 +1,5 @@
 import AmbitControl
+import AmbitCore
 import ArgumentParser
 
 /// Options every user verb shares.
@@ -79,5 +80,55 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         try await readable { print(try await admin.connect().status()) }
+    }
+}
+
+struct ProxyConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "proxy-config",
+        abstract: "What a node or waypoint has accepted.",
+        discussion: """
+            With NAME (a node's name, or a waypoint as NAMESPACE/GATEWAY), asks the control plane \
+            which resources, at which versions, the process has ACKed on its config stream; -o yaml \
+            or json prints those documents. With --local, asks the process on this machine itself \
+            (its admin endpoint): what it has enrolled, the workloads and services it knows, its \
+            certificates and, for a node, its open connections.
+            """)
+    @Argument(help: "A node name, or NAMESPACE/GATEWAY for a waypoint (not with --local).")
+    var name: String?
+    @Option(name: .shortAndLong, help: "Output: table, yaml or json (the accepted documents; with --local, YAML unless json).")
+    var output = "table"
+    @Flag(help: "Ask the process on this machine through its admin endpoint instead of the control plane.")
+    var local = false
+    @Option(help: "With --local: the admin address (the --admin the process was started with).")
+    var admin = "127.0.0.1:15000"
+    @Option(help: "With --local: config_dump, certs or connections (nodes only).")
+    var section = "config_dump"
+    @OptionGroup var credentials: AdminOptions
+
+    func validate() throws {
+        if local {
+            guard name == nil else { throw ValidationError("--local reads the process on this machine; leave out NAME") }
+            guard ["config_dump", "certs", "connections"].contains(section) else {
+                throw ValidationError("--section must be config_dump, certs or connections, got '\(section)'")
+            }
+        } else {
+            guard name != nil else { throw ValidationError("name a node, or NAMESPACE/GATEWAY for a waypoint (or use --local)") }
+        }
+        guard let format = AdminCommands.OutputFormat(rawValue: output), format != .wide else {
+            throw ValidationError("-o must be table, yaml or json, got '\(output)'")
+        }
+    }
+
+    func run() async throws {
+        try await readable {
+            if local {
+                let address: HostPort
+                do { address = try HostPort(parsing: admin) } catch { throw ValidationError("--admin: \(error)") }
+                print(try AdminCommands.localProxyConfig(admin: address, section: section, format: AdminCommands.OutputFormat(rawValue: output)!))
+            } else {
+                print(try await credentials.connect().proxyConfig(name: name!, format: AdminCommands.OutputFormat(rawValue: output)!))
+            }
+        }
     }
 }

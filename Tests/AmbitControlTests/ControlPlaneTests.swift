@@ -158,4 +158,63 @@ struct ControlPlaneTests {
         print("config change applied → accepted by the node in \(Int(elapsed * 1000)) ms")
         #expect(elapsed < 1.0, "a change must reach a node within 1 s, took \(elapsed) s")
     }
+
+    @Test("day two: status shows workloads with identities and certificates, waypoints; proxy-config shows what a node ACKed")
+    func dayTwoViews() async throws {
+        let (plane, task, dir) = try await Self.start()
+        defer { Task { await Self.stop(task, dir) } }
+        try plane.registry.apply(
+            Self.mesh + """
+
+                ---
+                kind: Workload
+                metadata: {name: legacy, namespace: shop, labels: {ambit.dev/dataplane-mode: none}}
+                spec: {serviceAccount: legacy, node: node1, addresses: [10.0.0.2]}
+                ---
+                kind: Gateway
+                metadata: {name: waypoint, namespace: shop}
+                spec: {gatewayClassName: ambit-waypoint}
+                """, file: "mesh.yaml")
+        let client = try await Self.joinedClient(plane, node: "node1")
+        let running = Task { await client.run() }
+        defer { running.cancel() }
+        try await waitUntil("node1 receives its config", timeoutSeconds: 10) {
+            (try? client.accepted.meshSnapshot())?.workloads.count == 2
+        }
+        // The node asks for its workload's certificate, as its daemon does after enrolling.
+        let cart = try SpiffeID(parsing: "spiffe://cluster.local/ns/shop/sa/cart")
+        let (csr, _) = try CSRBuilder.make(for: cart)
+        _ = try await plane.certificates.issue(csrPEM: try csr.serializeAsPEM().pemString, requester: try plane.identities.node("node1"))
+
+        let cli = try AdminCommands.connect(ambitconfig: plane.adminConfigPath)
+        var status = ""
+        try await waitUntil("node1 shows in sync", timeoutSeconds: 5) {
+            status = (try? await cli.status()) ?? ""
+            return status.contains("node node1: connected, in sync")
+        }
+        // Lifetimes: 7 days for the control plane's own, 10 years for the root, 24 h for a
+        // workload's (each maybe a few minutes either side: the CA backdates).
+        let serving = "serving certificate spiffe://cluster.local/ns/ambit-system/sa/control expires in "
+        #expect(status.contains(serving + "7d 0h") || status.contains(serving + "6d 23h"), "\(status)")
+        #expect(status.contains("root CN=Ambit mesh root CA (cluster.local),O=Ambit expires in 10y 0d") || status.contains("expires in 9y 364d"), "\(status)")
+        let cartRow = try #require(status.split(separator: "\n").first { $0.hasPrefix("shop") && $0.contains(" cart ") })
+        #expect(cartRow.contains("node1") && cartRow.contains("yes") && cartRow.contains("spiffe://cluster.local/ns/shop/sa/cart"), "\(cartRow)")
+        #expect(cartRow.contains("expires in 1d 0h") || cartRow.contains("expires in 23h"), "the workload certificate's expiry: \(cartRow)")
+        #expect(status.contains("shop/legacy: opted out: ambit.dev/dataplane-mode=none"), "\(status)")
+        let waypointRow = try #require(status.split(separator: "\n").first { $0.hasPrefix("shop") && $0.contains(" waypoint ") })
+        #expect(waypointRow.contains("never connected") && waypointRow.contains("spiffe://cluster.local/ns/shop/sa/waypoint"), "\(waypointRow)")
+
+        let table = try await cli.proxyConfig(name: "node1", format: .table)
+        #expect(table.contains("node node1: connected, in sync"), "\(table)")
+        let workloadRow = try #require(table.split(separator: "\n").first { $0.hasPrefix("Workload") && $0.contains("shop/cart") })
+        #expect(workloadRow.hasSuffix("accepted"), "\(workloadRow)")
+        let json = try await cli.proxyConfig(name: "node1", format: .json)
+        #expect(json.contains("\"netns\":\"/var/run/netns/cart\""), "the documents node1 accepted, in full: \(json)")
+        do {
+            _ = try await cli.proxyConfig(name: "node9", format: .table)
+            Issue.record("an unknown node was answered")
+        } catch {
+            #expect("\(error)".contains("no node or waypoint named 'node9'") && "\(error)".contains("known: node1"), "\(error)")
+        }
+    }
 }

@@ -59,6 +59,13 @@ public struct AdminClient: Sendable {
         try await call { try await $0.status(Ambit_V1_StatusRequest()) }
     }
 
+    public func proxyConfig(name: String) async throws -> Ambit_V1_ProxyConfigResponse {
+        var r = Ambit_V1_ProxyConfigRequest()
+        r.name = name
+        let request = r
+        return try await call { try await $0.proxyConfig(request) }
+    }
+
     private func call<R: Sendable>(_ body: @Sendable (Ambit_V1_Admin.Client<HTTP2ClientTransport.Posix>) async throws -> R) async throws -> R {
         do {
             let transport = try HTTP2ClientTransport.Posix(

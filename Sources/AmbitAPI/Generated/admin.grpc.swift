@@ -88,13 +88,27 @@ public enum Ambit_V1_Admin: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ProxyConfig" metadata.
+        public enum ProxyConfig: Sendable {
+            /// Request type for "ProxyConfig".
+            public typealias Input = Ambit_V1_ProxyConfigRequest
+            /// Response type for "ProxyConfig".
+            public typealias Output = Ambit_V1_ProxyConfigResponse
+            /// Descriptor for "ProxyConfig".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "ambit.v1.Admin"),
+                method: "ProxyConfig",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "ambit.v1.Admin" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Apply.descriptor,
             Get.descriptor,
             Delete.descriptor,
             Label.descriptor,
-            Status.descriptor
+            Status.descriptor,
+            ProxyConfig.descriptor
         ]
     }
 }
@@ -190,6 +204,24 @@ extension Ambit_V1_Admin {
             request: GRPCCore.StreamingServerRequest<Ambit_V1_StatusRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Ambit_V1_StatusResponse>
+
+        /// Handle the "ProxyConfig" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > What one node or waypoint holds as accepted (ACKed), resource by resource.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Ambit_V1_ProxyConfigRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Ambit_V1_ProxyConfigResponse` messages.
+        func proxyConfig(
+            request: GRPCCore.StreamingServerRequest<Ambit_V1_ProxyConfigRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Ambit_V1_ProxyConfigResponse>
     }
 
     /// Service protocol for the "ambit.v1.Admin" service.
@@ -269,6 +301,24 @@ extension Ambit_V1_Admin {
             request: GRPCCore.ServerRequest<Ambit_V1_StatusRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Ambit_V1_StatusResponse>
+
+        /// Handle the "ProxyConfig" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > What one node or waypoint holds as accepted (ACKed), resource by resource.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Ambit_V1_ProxyConfigRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Ambit_V1_ProxyConfigResponse` message.
+        func proxyConfig(
+            request: GRPCCore.ServerRequest<Ambit_V1_ProxyConfigRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Ambit_V1_ProxyConfigResponse>
     }
 
     /// Simple service protocol for the "ambit.v1.Admin" service.
@@ -346,6 +396,24 @@ extension Ambit_V1_Admin {
             request: Ambit_V1_StatusRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Ambit_V1_StatusResponse
+
+        /// Handle the "ProxyConfig" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > What one node or waypoint holds as accepted (ACKed), resource by resource.
+        ///
+        /// - Parameters:
+        ///   - request: A `Ambit_V1_ProxyConfigRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Ambit_V1_ProxyConfigResponse` to respond with.
+        func proxyConfig(
+            request: Ambit_V1_ProxyConfigRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Ambit_V1_ProxyConfigResponse
     }
 }
 
@@ -408,6 +476,17 @@ extension Ambit_V1_Admin.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Ambit_V1_Admin.Method.ProxyConfig.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Ambit_V1_ProxyConfigRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Ambit_V1_ProxyConfigResponse>(),
+            handler: { request, context in
+                try await self.proxyConfig(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -463,6 +542,17 @@ extension Ambit_V1_Admin.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Ambit_V1_StatusResponse> {
         let response = try await self.status(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func proxyConfig(
+        request: GRPCCore.StreamingServerRequest<Ambit_V1_ProxyConfigRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Ambit_V1_ProxyConfigResponse> {
+        let response = try await self.proxyConfig(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -531,6 +621,19 @@ extension Ambit_V1_Admin.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Ambit_V1_StatusResponse> {
         return GRPCCore.ServerResponse<Ambit_V1_StatusResponse>(
             message: try await self.status(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func proxyConfig(
+        request: GRPCCore.ServerRequest<Ambit_V1_ProxyConfigRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Ambit_V1_ProxyConfigResponse> {
+        return GRPCCore.ServerResponse<Ambit_V1_ProxyConfigResponse>(
+            message: try await self.proxyConfig(
                 request: request.message,
                 context: context
             ),
@@ -641,6 +744,29 @@ extension Ambit_V1_Admin {
             deserializer: some GRPCCore.MessageDeserializer<Ambit_V1_StatusResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Ambit_V1_StatusResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ProxyConfig" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > What one node or waypoint holds as accepted (ACKed), resource by resource.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Ambit_V1_ProxyConfigRequest` message.
+        ///   - serializer: A serializer for `Ambit_V1_ProxyConfigRequest` messages.
+        ///   - deserializer: A deserializer for `Ambit_V1_ProxyConfigResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func proxyConfig<Result>(
+            request: GRPCCore.ClientRequest<Ambit_V1_ProxyConfigRequest>,
+            serializer: some GRPCCore.MessageSerializer<Ambit_V1_ProxyConfigRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Ambit_V1_ProxyConfigResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Ambit_V1_ProxyConfigResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -809,6 +935,40 @@ extension Ambit_V1_Admin {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "ProxyConfig" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > What one node or waypoint holds as accepted (ACKed), resource by resource.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Ambit_V1_ProxyConfigRequest` message.
+        ///   - serializer: A serializer for `Ambit_V1_ProxyConfigRequest` messages.
+        ///   - deserializer: A deserializer for `Ambit_V1_ProxyConfigResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func proxyConfig<Result>(
+            request: GRPCCore.ClientRequest<Ambit_V1_ProxyConfigRequest>,
+            serializer: some GRPCCore.MessageSerializer<Ambit_V1_ProxyConfigRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Ambit_V1_ProxyConfigResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Ambit_V1_ProxyConfigResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Ambit_V1_Admin.Method.ProxyConfig.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -935,6 +1095,35 @@ extension Ambit_V1_Admin.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Ambit_V1_StatusRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Ambit_V1_StatusResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ProxyConfig" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > What one node or waypoint holds as accepted (ACKed), resource by resource.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Ambit_V1_ProxyConfigRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func proxyConfig<Result>(
+        request: GRPCCore.ClientRequest<Ambit_V1_ProxyConfigRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Ambit_V1_ProxyConfigResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.proxyConfig(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Ambit_V1_ProxyConfigRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Ambit_V1_ProxyConfigResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1083,6 +1272,39 @@ extension Ambit_V1_Admin.ClientProtocol {
             metadata: metadata
         )
         return try await self.status(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ProxyConfig" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > What one node or waypoint holds as accepted (ACKed), resource by resource.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func proxyConfig<Result>(
+        _ message: Ambit_V1_ProxyConfigRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Ambit_V1_ProxyConfigResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Ambit_V1_ProxyConfigRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.proxyConfig(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -11,6 +11,11 @@
 /// Admin: what `ambit apply/get/delete/label/status` speak with the control plane.
 /// Errors are gRPC statuses whose message names the resource, the field and the reason.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 // If the compiler emits an error on this type, it is because this file
@@ -286,14 +291,202 @@ public nonisolated struct Ambit_V1_StatusResponse: Sendable {
   /// The store's current version.
   public var version: String = String()
 
+  /// Every data-plane stream seen since the control plane started: nodes by name,
+  /// waypoints as NAMESPACE/GATEWAY.
   public var nodes: [Ambit_V1_NodeStatus] = []
 
   /// Kind -> number of stored resources.
   public var resourceCounts: Dictionary<String,Int32> = [:]
 
+  public var controlPlane: Ambit_V1_ControlPlaneStatus {
+    get {_controlPlane ?? Ambit_V1_ControlPlaneStatus()}
+    set {_controlPlane = newValue}
+  }
+  /// Returns true if `controlPlane` has been explicitly set.
+  public var hasControlPlane: Bool {self._controlPlane != nil}
+  /// Clears the value of `controlPlane`. Subsequent reads from it will return its default value.
+  public mutating func clearControlPlane() {self._controlPlane = nil}
+
+  public var workloads: [Ambit_V1_WorkloadStatus] = []
+
+  public var waypoints: [Ambit_V1_WaypointStatus] = []
+
+  /// The newest certificate issued per (identity, node) since the control plane started.
+  public var certificates: [Ambit_V1_CertificateStatus] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _controlPlane: Ambit_V1_ControlPlaneStatus? = nil
+}
+
+public nonisolated struct Ambit_V1_ControlPlaneStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var trustDomain: String = String()
+
+  /// The control plane's own serving identity and when its certificate expires (it
+  /// renews at half life).
+  public var servingIdentity: String = String()
+
+  public var servingNotAfterUnix: Int64 = 0
+
+  /// The roots of the trust bundle every identity chains to (more than one while a root
+  /// is being rotated; see docs/operations.md).
+  public var roots: [Ambit_V1_TrustRoot] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Ambit_V1_TrustRoot: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var subject: String = String()
+
+  public var notAfterUnix: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Ambit_V1_WorkloadStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var namespace: String = String()
+
+  public var name: String = String()
+
+  public var node: String = String()
+
+  public var identity: String = String()
+
+  public var addresses: [String] = []
+
+  /// Whether its labels (or its namespace's) put it in the mesh.
+  public var inMesh: Bool = false
+
+  /// Why it is not in the mesh, or why it is a waypoint's own workload.
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Ambit_V1_WaypointStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var namespace: String = String()
+
+  /// The Gateway's name; its stream is NAMESPACE/NAME in `nodes`.
+  public var name: String = String()
+
+  public var identity: String = String()
+
+  /// Services whose traffic goes through it (namespace/name).
+  public var services: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Ambit_V1_CertificateStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var identity: String = String()
+
+  /// The node or waypoint that asked for it.
+  public var requester: String = String()
+
+  public var serial: String = String()
+
+  public var notBeforeUnix: Int64 = 0
+
+  public var notAfterUnix: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Ambit_V1_ProxyConfigRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// A node's name, or a waypoint as NAMESPACE/GATEWAY.
+  public var name: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Ambit_V1_HeldResource: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var typeURL: String = String()
+
+  /// "namespace/name", or "name" for cluster-scoped kinds.
+  public var name: String = String()
+
+  /// The resource version the data plane ACKed.
+  public var version: String = String()
+
+  /// Whether that is what the control plane offers now; when not, an answer is pending
+  /// or the newer version was rejected.
+  public var current: Bool = false
+
+  /// The accepted document as canonical JSON, when `current` (the control plane keeps only
+  /// the version it offers now).
+  public var body: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Ambit_V1_ProxyConfigResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var status: Ambit_V1_NodeStatus {
+    get {_status ?? Ambit_V1_NodeStatus()}
+    set {_status = newValue}
+  }
+  /// Returns true if `status` has been explicitly set.
+  public var hasStatus: Bool {self._status != nil}
+  /// Clears the value of `status`. Subsequent reads from it will return its default value.
+  public mutating func clearStatus() {self._status = nil}
+
+  /// The version of the whole config the control plane offers this stream now.
+  public var offeredVersion: String = String()
+
+  public var resources: [Ambit_V1_HeldResource] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _status: Ambit_V1_NodeStatus? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -769,7 +962,7 @@ nonisolated extension Ambit_V1_NodeStatus: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Ambit_V1_StatusResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatusResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{1}nodes\0\u{3}resource_counts\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{1}nodes\0\u{3}resource_counts\0\u{3}control_plane\0\u{1}workloads\0\u{1}waypoints\0\u{1}certificates\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -780,12 +973,20 @@ nonisolated extension Ambit_V1_StatusResponse: SwiftProtobuf.Message, SwiftProto
       case 1: try { try decoder.decodeSingularStringField(value: &self.version) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.nodes) }()
       case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufInt32>.self, value: &self.resourceCounts) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._controlPlane) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.workloads) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.waypoints) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.certificates) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.version.isEmpty {
       try visitor.visitSingularStringField(value: self.version, fieldNumber: 1)
     }
@@ -795,6 +996,18 @@ nonisolated extension Ambit_V1_StatusResponse: SwiftProtobuf.Message, SwiftProto
     if !self.resourceCounts.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufInt32>.self, value: self.resourceCounts, fieldNumber: 3)
     }
+    try { if let v = self._controlPlane {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if !self.workloads.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.workloads, fieldNumber: 5)
+    }
+    if !self.waypoints.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.waypoints, fieldNumber: 6)
+    }
+    if !self.certificates.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.certificates, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -802,6 +1015,369 @@ nonisolated extension Ambit_V1_StatusResponse: SwiftProtobuf.Message, SwiftProto
     if lhs.version != rhs.version {return false}
     if lhs.nodes != rhs.nodes {return false}
     if lhs.resourceCounts != rhs.resourceCounts {return false}
+    if lhs._controlPlane != rhs._controlPlane {return false}
+    if lhs.workloads != rhs.workloads {return false}
+    if lhs.waypoints != rhs.waypoints {return false}
+    if lhs.certificates != rhs.certificates {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ambit_V1_ControlPlaneStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ControlPlaneStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trust_domain\0\u{3}serving_identity\0\u{3}serving_not_after_unix\0\u{1}roots\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.trustDomain) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.servingIdentity) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.servingNotAfterUnix) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.roots) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.trustDomain.isEmpty {
+      try visitor.visitSingularStringField(value: self.trustDomain, fieldNumber: 1)
+    }
+    if !self.servingIdentity.isEmpty {
+      try visitor.visitSingularStringField(value: self.servingIdentity, fieldNumber: 2)
+    }
+    if self.servingNotAfterUnix != 0 {
+      try visitor.visitSingularInt64Field(value: self.servingNotAfterUnix, fieldNumber: 3)
+    }
+    if !self.roots.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.roots, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ambit_V1_ControlPlaneStatus, rhs: Ambit_V1_ControlPlaneStatus) -> Bool {
+    if lhs.trustDomain != rhs.trustDomain {return false}
+    if lhs.servingIdentity != rhs.servingIdentity {return false}
+    if lhs.servingNotAfterUnix != rhs.servingNotAfterUnix {return false}
+    if lhs.roots != rhs.roots {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ambit_V1_TrustRoot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TrustRoot"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}subject\0\u{3}not_after_unix\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.subject) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.notAfterUnix) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.subject.isEmpty {
+      try visitor.visitSingularStringField(value: self.subject, fieldNumber: 1)
+    }
+    if self.notAfterUnix != 0 {
+      try visitor.visitSingularInt64Field(value: self.notAfterUnix, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ambit_V1_TrustRoot, rhs: Ambit_V1_TrustRoot) -> Bool {
+    if lhs.subject != rhs.subject {return false}
+    if lhs.notAfterUnix != rhs.notAfterUnix {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ambit_V1_WorkloadStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WorkloadStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}namespace\0\u{1}name\0\u{1}node\0\u{1}identity\0\u{1}addresses\0\u{3}in_mesh\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.namespace) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.node) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.identity) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.addresses) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.inMesh) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.namespace.isEmpty {
+      try visitor.visitSingularStringField(value: self.namespace, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.node.isEmpty {
+      try visitor.visitSingularStringField(value: self.node, fieldNumber: 3)
+    }
+    if !self.identity.isEmpty {
+      try visitor.visitSingularStringField(value: self.identity, fieldNumber: 4)
+    }
+    if !self.addresses.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.addresses, fieldNumber: 5)
+    }
+    if self.inMesh != false {
+      try visitor.visitSingularBoolField(value: self.inMesh, fieldNumber: 6)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ambit_V1_WorkloadStatus, rhs: Ambit_V1_WorkloadStatus) -> Bool {
+    if lhs.namespace != rhs.namespace {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.node != rhs.node {return false}
+    if lhs.identity != rhs.identity {return false}
+    if lhs.addresses != rhs.addresses {return false}
+    if lhs.inMesh != rhs.inMesh {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ambit_V1_WaypointStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WaypointStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}namespace\0\u{1}name\0\u{1}identity\0\u{1}services\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.namespace) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.identity) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.services) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.namespace.isEmpty {
+      try visitor.visitSingularStringField(value: self.namespace, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.identity.isEmpty {
+      try visitor.visitSingularStringField(value: self.identity, fieldNumber: 3)
+    }
+    if !self.services.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.services, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ambit_V1_WaypointStatus, rhs: Ambit_V1_WaypointStatus) -> Bool {
+    if lhs.namespace != rhs.namespace {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.identity != rhs.identity {return false}
+    if lhs.services != rhs.services {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ambit_V1_CertificateStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CertificateStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}identity\0\u{1}requester\0\u{1}serial\0\u{3}not_before_unix\0\u{3}not_after_unix\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.identity) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.requester) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.serial) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.notBeforeUnix) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.notAfterUnix) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.identity.isEmpty {
+      try visitor.visitSingularStringField(value: self.identity, fieldNumber: 1)
+    }
+    if !self.requester.isEmpty {
+      try visitor.visitSingularStringField(value: self.requester, fieldNumber: 2)
+    }
+    if !self.serial.isEmpty {
+      try visitor.visitSingularStringField(value: self.serial, fieldNumber: 3)
+    }
+    if self.notBeforeUnix != 0 {
+      try visitor.visitSingularInt64Field(value: self.notBeforeUnix, fieldNumber: 4)
+    }
+    if self.notAfterUnix != 0 {
+      try visitor.visitSingularInt64Field(value: self.notAfterUnix, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ambit_V1_CertificateStatus, rhs: Ambit_V1_CertificateStatus) -> Bool {
+    if lhs.identity != rhs.identity {return false}
+    if lhs.requester != rhs.requester {return false}
+    if lhs.serial != rhs.serial {return false}
+    if lhs.notBeforeUnix != rhs.notBeforeUnix {return false}
+    if lhs.notAfterUnix != rhs.notAfterUnix {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ambit_V1_ProxyConfigRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ProxyConfigRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ambit_V1_ProxyConfigRequest, rhs: Ambit_V1_ProxyConfigRequest) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ambit_V1_HeldResource: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".HeldResource"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}type_url\0\u{1}name\0\u{1}version\0\u{1}current\0\u{1}body\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.typeURL) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.version) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.current) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.body) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.typeURL.isEmpty {
+      try visitor.visitSingularStringField(value: self.typeURL, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.version.isEmpty {
+      try visitor.visitSingularStringField(value: self.version, fieldNumber: 3)
+    }
+    if self.current != false {
+      try visitor.visitSingularBoolField(value: self.current, fieldNumber: 4)
+    }
+    if !self.body.isEmpty {
+      try visitor.visitSingularBytesField(value: self.body, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ambit_V1_HeldResource, rhs: Ambit_V1_HeldResource) -> Bool {
+    if lhs.typeURL != rhs.typeURL {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.version != rhs.version {return false}
+    if lhs.current != rhs.current {return false}
+    if lhs.body != rhs.body {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Ambit_V1_ProxyConfigResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ProxyConfigResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{3}offered_version\0\u{1}resources\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._status) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.offeredVersion) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.resources) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._status {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.offeredVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.offeredVersion, fieldNumber: 2)
+    }
+    if !self.resources.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.resources, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Ambit_V1_ProxyConfigResponse, rhs: Ambit_V1_ProxyConfigResponse) -> Bool {
+    if lhs._status != rhs._status {return false}
+    if lhs.offeredVersion != rhs.offeredVersion {return false}
+    if lhs.resources != rhs.resources {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -14,6 +14,8 @@ public final class CertificateService: Sendable {
     public let ca: CertificateAuthority
     public let identities: ControlIdentities
     public let tokens: JoinTokens
+    /// What was issued since start, for `ambit status`.
+    public let issued = IssuedCertificates()
     private let workloadIdentities: @Sendable (_ node: String) -> Set<SpiffeID>
     private let ttl: Double?
     private let logger: Logger
@@ -51,6 +53,7 @@ public final class CertificateService: Sendable {
             }
         }
         logger.info("joined", metadata: ["grant": "\(grant)", "identity": "\(granted)"])
+        issued.record(chain, requester: granted.uri)
         return chain
     }
 
@@ -60,7 +63,7 @@ public final class CertificateService: Sendable {
         let identities = self.identities
         let onNode = identities.nodeName(of: requester).map { workloadIdentities($0) }
         let logger = self.logger
-        return try await ca.sign(csr, ttl: ttl) { requested in
+        let chain = try await ca.sign(csr, ttl: ttl) { requested in
             if requested == requester { return }  // renewing one's own identity
             guard let node = identities.nodeName(of: requester) else {
                 logger.warning("refused a certificate", metadata: ["requester": "\(requester)", "identity": "\(requested)"])
@@ -73,6 +76,8 @@ public final class CertificateService: Sendable {
                     "node \(node) asked for \(requested), but no workload with that identity is scheduled on it")
             }
         }
+        issued.record(chain, requester: requester.uri)
+        return chain
     }
 
     static func parse(_ pem: String) throws -> CertificateSigningRequest {

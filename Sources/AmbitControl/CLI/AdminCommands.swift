@@ -151,24 +151,24 @@ public struct AdminCommands: Sendable {
     }
 
     public func status() async throws -> String {
-        let s = try await client.status()
-        var out = ["control plane at \(client.server): store revision \(s.version)"]
-        out.append("resources: " + s.resourceCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
-        if s.nodes.isEmpty { out.append("nodes: none connected yet") }
-        for node in s.nodes.sorted(by: { $0.nodeID < $1.nodeID }) {
-            let types = node.types
-            // A type is only pushed when it changes, so an older acked version is current as
-            // long as nothing is awaiting an answer: in sync = every type answered and accepted,
-            // none pending.
-            let acked = !types.isEmpty && types.allSatisfy { !$0.ackedVersion.isEmpty && $0.pendingNonce.isEmpty && $0.lastError.isEmpty }
-            let errors = types.filter { !$0.lastError.isEmpty }.map { "\($0.typeURL.split(separator: "/").last ?? ""): \($0.lastError)" }
-            // Waypoints subscribe as NAMESPACE/GATEWAY, nodes by name.
-            let role = node.nodeID.contains("/") ? "waypoint" : "node"
-            out.append("\(role) \(node.nodeID): \(node.connected ? "connected" : "disconnected"), \(acked ? "in sync" : "syncing")"
-                + " (\(types.map { "\($0.typeURL.split(separator: "/").last ?? "") v\($0.ackedVersion)" }.joined(separator: ", ")))"
-                + (errors.isEmpty ? "" : "; rejected: " + errors.joined(separator: "; ")))
-        }
-        return out.joined(separator: "\n")
+        StatusText.render(try await client.status(), server: "\(client.server)", now: Double(time(nil)))
+    }
+
+    // MARK: - proxy-config
+
+    /// What a node (by name) or waypoint (NAMESPACE/GATEWAY) has accepted, as the control
+    /// plane knows it from the process's ACKs.
+    public func proxyConfig(name: String, format: OutputFormat) async throws -> String {
+        try ProxyConfigText.render(try await client.proxyConfig(name: name), format: format)
+    }
+
+    /// The process's own account, from its admin endpoint (on the node itself): what it has
+    /// enrolled, the workloads and services it knows, its certificates.
+    /// JSON as the process sent it with `-o json`, else as YAML, which reads better.
+    public static func localProxyConfig(admin: HostPort, section: String, format: OutputFormat) throws -> String {
+        let json = try LocalAdmin.get(host: admin.host, port: admin.port, path: "/" + section)
+        guard format != .json, let value = try? ConfigParser.documents(json, file: "/" + section).first else { return json }
+        return YAMLText.render(value)
     }
 }
 

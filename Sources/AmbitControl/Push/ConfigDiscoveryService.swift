@@ -43,6 +43,17 @@ public final class PushRegistry: Sendable {
     private struct Entry {
         var status: NodeStatus
         var streams: Set<Int>
+        /// The newest stream's session: what the node holds and what it is offered.
+        var session: PushSession?
+    }
+
+    /// What one node holds, for `ambit proxy-config`.
+    public struct Accepted: Sendable {
+        public var status: NodeStatus
+        /// What the control plane offers the node now (its desired config).
+        public var offered: DesiredConfig
+        /// Per type URL: resource name → the version the node ACKed.
+        public var held: [String: [String: String]]
     }
 
     private let state = NIOLockedValueBox<(entries: [String: Entry], nextStream: Int)>(([:], 0))
@@ -61,10 +72,12 @@ public final class PushRegistry: Sendable {
         }
     }
 
-    func update(_ nodeID: String, stream: Int, types: [PushTypeStatus]) {
+    func update(_ nodeID: String, stream: Int, session: PushSession) {
+        let types = session.status()
         state.withLockedValue { s in
             guard s.entries[nodeID]?.streams.contains(stream) == true else { return }
             s.entries[nodeID]?.status.types = types
+            s.entries[nodeID]?.session = session
         }
     }
 
@@ -82,24 +95,33 @@ public final class PushRegistry: Sendable {
 
     public func node(_ id: String) -> NodeStatus? { state.withLockedValue { $0.entries[id]?.status } }
 
+    /// What `id` holds as ACKed and what it is offered; nil for a node never seen.
+    public func accepted(_ id: String) -> Accepted? {
+        guard let (status, session) = state.withLockedValue({ s in s.entries[id].map { ($0.status, $0.session) } }) else { return nil }
+        guard let session else { return Accepted(status: status, offered: .empty, held: [:]) }
+        var held: [String: [String: String]] = [:]
+        for type in session.subscribedTypes { held[type] = session.held(type) }
+        return Accepted(status: status, offered: session.desired, held: held)
+    }
+
     /// The same, as the admin API's message.
-    public func statusMessages() -> [Ambit_V1_NodeStatus] {
-        nodes().map { n in
-            var m = Ambit_V1_NodeStatus()
-            m.nodeID = n.node.id
-            m.identity = n.node.identity ?? ""
-            m.connected = n.connected
-            m.types = n.types.map { t in
-                var ts = Ambit_V1_TypeStatus()
-                ts.typeURL = t.typeURL
-                ts.ackedVersion = t.ackedVersion
-                ts.resourceCount = Int32(clamping: t.resourceCount)
-                ts.lastError = t.lastError ?? ""
-                ts.pendingNonce = t.pendingNonce ?? ""
-                return ts
-            }
-            return m
+    public func statusMessages() -> [Ambit_V1_NodeStatus] { nodes().map(Self.message) }
+
+    static func message(_ n: NodeStatus) -> Ambit_V1_NodeStatus {
+        var m = Ambit_V1_NodeStatus()
+        m.nodeID = n.node.id
+        m.identity = n.node.identity ?? ""
+        m.connected = n.connected
+        m.types = n.types.map { t in
+            var ts = Ambit_V1_TypeStatus()
+            ts.typeURL = t.typeURL
+            ts.ackedVersion = t.ackedVersion
+            ts.resourceCount = Int32(clamping: t.resourceCount)
+            ts.lastError = t.lastError ?? ""
+            ts.pendingNonce = t.pendingNonce ?? ""
+            return ts
         }
+        return m
     }
 }
 
@@ -192,7 +214,7 @@ public struct ConfigDiscoveryService: Ambit_V1_ConfigDiscovery.SimpleServiceProt
                     log.debug("config stream ended", metadata: ["error": "\(error)"])
                     break loop
                 }
-                if let session { registry.update(node.id, stream: stream, types: session.status()) }
+                if let session { registry.update(node.id, stream: stream, session: session) }
             }
         }
     }

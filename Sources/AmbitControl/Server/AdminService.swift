@@ -13,11 +13,20 @@ public struct AdminService: Ambit_V1_Admin.SimpleServiceProtocol {
     let registry: Registry
     let push: PushRegistry
     let admin: SpiffeID
+    let certificates: CertificateService
+    let serving: ServingCertificate
+    let clock: any WallClock
 
-    public init(registry: Registry, push: PushRegistry, admin: SpiffeID) {
+    public init(
+        registry: Registry, push: PushRegistry, admin: SpiffeID, certificates: CertificateService, serving: ServingCertificate,
+        clock: any WallClock = SystemWallClock()
+    ) {
         self.registry = registry
         self.push = push
         self.admin = admin
+        self.certificates = certificates
+        self.serving = serving
+        self.clock = clock
     }
 
     public func apply(request: Ambit_V1_ApplyRequest, context: ServerContext) async throws -> Ambit_V1_ApplyResponse {
@@ -84,13 +93,107 @@ public struct AdminService: Ambit_V1_Admin.SimpleServiceProtocol {
 
     public func status(request: Ambit_V1_StatusRequest, context: ServerContext) async throws -> Ambit_V1_StatusResponse {
         try authorize(context)
+        let snapshot = registry.snapshot
         var response = Ambit_V1_StatusResponse()
         response.version = String(registry.revision)
         response.nodes = push.statusMessages()
         var counts: [String: Int32] = [:]
         for resource in registry.store.snapshot().resources { counts[resource.key.kind, default: 0] += 1 }
         response.resourceCounts = counts
+        response.controlPlane = controlPlaneStatus()
+        response.workloads = Self.workloads(in: snapshot)
+        response.waypoints = Self.waypoints(in: snapshot)
+        response.certificates = certificates.issued.current(at: clock.now()).map { e in
+            var c = Ambit_V1_CertificateStatus()
+            c.identity = e.identity
+            c.requester = e.requester
+            c.serial = e.serial
+            c.notBeforeUnix = Int64(e.notBefore)
+            c.notAfterUnix = Int64(e.notAfter)
+            return c
+        }
         return response
+    }
+
+    public func proxyConfig(request: Ambit_V1_ProxyConfigRequest, context: ServerContext) async throws -> Ambit_V1_ProxyConfigResponse {
+        try authorize(context)
+        guard let accepted = push.accepted(request.name) else {
+            let known = push.nodes().map(\.node.id)
+            throw RPCError(
+                code: .notFound,
+                message: "no node or waypoint named '\(request.name)' has connected to this control plane since it started"
+                    + (known.isEmpty ? "" : "; known: \(known.joined(separator: ", "))")
+                    + " (waypoints are NAMESPACE/GATEWAY)")
+        }
+        var response = Ambit_V1_ProxyConfigResponse()
+        response.status = PushRegistry.message(accepted.status)
+        response.offeredVersion = accepted.offered.version
+        for (type, held) in accepted.held.sorted(by: { $0.key < $1.key }) {
+            let offered = Dictionary((accepted.offered.resources[type] ?? []).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            for (name, version) in held.sorted(by: { $0.key < $1.key }) {
+                var r = Ambit_V1_HeldResource()
+                r.typeURL = type
+                r.name = name
+                r.version = version
+                if let now = offered[name], now.version == version {
+                    r.current = true
+                    r.body = now.body
+                }
+                response.resources.append(r)
+            }
+        }
+        return response
+    }
+
+    private func controlPlaneStatus() -> Ambit_V1_ControlPlaneStatus {
+        var cp = Ambit_V1_ControlPlaneStatus()
+        cp.trustDomain = certificates.ca.trustDomain
+        cp.servingIdentity = serving.identity.uri
+        cp.servingNotAfterUnix = Int64(serving.certificate.notAfter)
+        cp.roots = certificates.ca.trustBundle.roots.map { root in
+            var r = Ambit_V1_TrustRoot()
+            r.subject = root.subject.description
+            r.notAfterUnix = Int64(root.notValidAfter.timeIntervalSince1970)
+            return r
+        }
+        return cp
+    }
+
+    static func workloads(in snapshot: MeshSnapshot) -> [Ambit_V1_WorkloadStatus] {
+        snapshot.workloads.sorted { $0.metadata.key < $1.metadata.key }.map { w in
+            var m = Ambit_V1_WorkloadStatus()
+            m.namespace = w.metadata.namespace
+            m.name = w.metadata.name
+            m.node = w.node
+            m.identity = snapshot.identity(of: w)?.uri ?? ""
+            m.addresses = w.addresses.map(\.description)
+            m.inMesh = snapshot.isEnrolled(w)
+            m.reason = Self.enrolmentReason(w, in: snapshot)
+            return m
+        }
+    }
+
+    /// Why a workload is (not) in the mesh, in the words of the labels that decide it.
+    static func enrolmentReason(_ w: Workload, in snapshot: MeshSnapshot) -> String {
+        if let gateway = w.metadata.labels[MeshLabels.gatewayName] { return "waypoint \(gateway) (terminates HBONE itself)" }
+        switch w.metadata.labels[MeshLabels.dataplaneMode] {
+        case MeshLabels.none: return "opted out: \(MeshLabels.dataplaneMode)=\(MeshLabels.none)"
+        case MeshLabels.ambient: return "\(MeshLabels.dataplaneMode)=\(MeshLabels.ambient) on the workload"
+        default:
+            if snapshot.isEnrolled(w) { return "\(MeshLabels.dataplaneMode)=\(MeshLabels.ambient) on namespace \(w.metadata.namespace)" }
+            return "no \(MeshLabels.dataplaneMode)=\(MeshLabels.ambient) label on the workload or namespace \(w.metadata.namespace)"
+        }
+    }
+
+    static func waypoints(in snapshot: MeshSnapshot) -> [Ambit_V1_WaypointStatus] {
+        snapshot.gateways.sorted { $0.metadata.key < $1.metadata.key }.map { g in
+            var m = Ambit_V1_WaypointStatus()
+            m.namespace = g.metadata.namespace
+            m.name = g.metadata.name
+            m.identity = snapshot.waypointIdentity(namespace: g.metadata.namespace, gateway: g.metadata.name)?.uri ?? ""
+            m.services = snapshot.services.filter { snapshot.waypoint(for: $0)?.metadata.key == g.metadata.key }.map(\.metadata.key).sorted()
+            return m
+        }
     }
 
     // MARK: - Helpers

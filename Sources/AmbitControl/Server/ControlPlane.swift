@@ -86,7 +86,9 @@ public final class ControlPlane: Sendable {
             services: [
                 ConfigDiscoveryService(provider: RegistryConfigProvider(registry: registry, identities: identities), registry: push, logger: logger),
                 CertificatesService(certificates: certificates, logger: logger),
-                AdminService(registry: registry, push: push, admin: identities.admin),
+                AdminService(
+                    registry: registry, push: push, admin: identities.admin, certificates: certificates, serving: serving,
+                    clock: configuration.clock),
             ])
         let join = GRPCServer(
             transport: .http2NIOPosix(
