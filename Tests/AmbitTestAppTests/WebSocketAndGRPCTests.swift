@@ -84,6 +84,27 @@ struct LoadGeneratorTests {
         }
     }
 
+    @Test("a front names the instances its calls reached; load counts them per NAME/VERSION")
+    func countsTheUpstreamsAFrontReached() async throws {
+        try await withServer({ $0.name = "back"; $0.version = "v1" }) { back in
+            try await withServer({ $0.name = "ratings"; $0.version = "v3" }) { ratings in
+                try await withServer({
+                    $0.name = "front"
+                    $0.calls = [
+                        try! HTTPURL(parsing: "http://127.0.0.1:\(back.httpAddress.port)/"),
+                        try! HTTPURL(parsing: "http://127.0.0.1:\(ratings.httpAddress.port)/"),
+                    ]
+                }) { front in
+                    let url = try HTTPURL(parsing: "http://127.0.0.1:\(front.httpAddress.port)/")
+                    let report = try await LoadGenerator.run(LoadConfiguration(url: url, requests: 20, concurrency: 2))
+                    #expect(report.statuses == [200: 20])
+                    #expect(report.upstreams == ["back/v1": 20, "ratings/v3": 20])
+                    #expect(report.text().contains("x-ambit-upstream: back/v1=20 ratings/v3=20"), "\(report.text())")
+                }
+            }
+        }
+    }
+
     @Test func openLoopKeepsTheRateAndCountsLatencyFromTheDueTime() async throws {
         try await withServer { server in
             let url = try HTTPURL(parsing: "http://127.0.0.1:\(server.httpAddress.port)/")

@@ -41,6 +41,9 @@ public struct LoadReport: Sendable {
     public var statuses: [Int: Int]
     /// By the `x-ambit-version` response header ("-" when absent).
     public var versions: [String: Int]
+    /// By each NAME/VERSION in `x-ambit-upstream`: which instances a front's calls reached
+    /// (a canary split seen one hop behind the service that was asked).
+    public var upstreams: [String: Int] = [:]
     /// By error description.
     public var errors: [String: Int]
     /// From when each request was due (open loop) or sent (closed loop) to its last byte.
@@ -66,6 +69,9 @@ public struct LoadReport: Sendable {
         w.beginObject("versions")
         for (k, v) in versions.sorted(by: { $0.key < $1.key }) { w.field(k, v) }
         w.endObject()
+        w.beginObject("upstreams")
+        for (k, v) in upstreams.sorted(by: { $0.key < $1.key }) { w.field(k, v) }
+        w.endObject()
         w.beginObject("errors")
         for (k, v) in errors.sorted(by: { $0.key < $1.key }) { w.field(k, v) }
         w.endObject()
@@ -87,6 +93,9 @@ public struct LoadReport: Sendable {
         lines.append("requests \(requests), completed \(completed) in \(formatFixed(seconds, digits: 2)) s: \(formatFixed(achievedRate, digits: 1)) req/s\(rateNote)")
         lines.append("status: " + statuses.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         lines.append("x-ambit-version: " + versions.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        if !upstreams.isEmpty {
+            lines.append("x-ambit-upstream: " + upstreams.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        }
         if !errors.isEmpty {
             lines.append("errors: " + errors.sorted(by: { $0.key < $1.key }).map { "\($0.value)× \($0.key)" }.joined(separator: "; "))
         }

@@ -52,6 +52,7 @@ private final class LoadRun: @unchecked Sendable {
     private var services: [UInt64] = []
     private var statuses: [Int: Int] = [:]
     private var versions: [String: Int] = [:]
+    private var upstreams: [String: Int] = [:]
     private var errors: [String: Int] = [:]
 
     init(configuration: LoadConfiguration, eventLoop: EventLoop) {
@@ -168,6 +169,9 @@ private final class LoadRun: @unchecked Sendable {
             case .success(let response):
                 statuses[response.status, default: 0] += 1
                 versions[response.headers.first(name: "x-ambit-version") ?? "-", default: 0] += 1
+                for value in response.headers[TestAppHeaders.upstream] {
+                    for part in value.split(separator: ",") { upstreams[String(String(part).trimmingSpaces), default: 0] += 1 }
+                }
                 latencies.append(now &- (dueAt ?? sentAt))
                 services.append(now &- sentAt)
             case .failure(let error):
@@ -188,7 +192,7 @@ private final class LoadRun: @unchecked Sendable {
         let seconds = Double(NIODeadline.now().uptimeNanoseconds - startNanos) / 1e9
         for slot in slots { slot.connection?.close() }
         done.succeed(LoadReport(
-            requests: configuration.requests, seconds: seconds, statuses: statuses, versions: versions, errors: errors,
+            requests: configuration.requests, seconds: seconds, statuses: statuses, versions: versions, upstreams: upstreams, errors: errors,
             latency: LatencySummary(nanoseconds: latencies), service: LatencySummary(nanoseconds: services),
             targetRate: configuration.rate))
     }

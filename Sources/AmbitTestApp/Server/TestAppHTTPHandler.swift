@@ -24,6 +24,14 @@ final class TestAppContext: Sendable {
     }
 }
 
+/// Response headers the test app sets beyond `x-ambit-name`/`x-ambit-version`.
+public enum TestAppHeaders {
+    /// On a front's answer (`serve --call`): `NAME/VERSION` of each service instance that
+    /// answered its calls, comma-separated, so a client one hop away sees which version of a
+    /// backend served it (the quickstart's canary split, counted by `load`).
+    public static let upstream = "x-ambit-upstream"
+}
+
 /// Headers a front instance passes on to the services it calls, so a trace crosses it.
 let propagatedHeaders = [
     "traceparent", "tracestate", "baggage", "x-request-id", "b3",
@@ -161,7 +169,13 @@ final class TestAppHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let allGood = outcomes.allSatisfy { if case .success(let r) = $0 { return (200..<300).contains(r.status) } else { return false } }
             let status = allGood ? 200 : 502
             let report = report(context: context, head: head, index: index, status: status, injected: false, calls: outcomes)
-            write(context: context, request: head, status: status, contentType: "application/json", body: report, index: index, injected: false)
+            let reached = outcomes.compactMap { outcome -> String? in
+                guard case .success(let r) = outcome, let name = r.headers.first(name: "x-ambit-name") else { return nil }
+                return "\(name)/\(r.headers.first(name: "x-ambit-version") ?? "-")"
+            }
+            write(
+                context: context, request: head, status: status, contentType: "application/json", body: report, index: index, injected: false,
+                extraHeaders: reached.isEmpty ? [] : [(TestAppHeaders.upstream, reached.joined(separator: ", "))])
         }
     }
 
@@ -247,7 +261,7 @@ final class TestAppHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func write(
         context: ChannelHandlerContext, request: HTTPRequestHead, status: Int, contentType: String, body: ByteBuffer,
-        index: Int? = nil, injected: Bool = false
+        index: Int? = nil, injected: Bool = false, extraHeaders: [(String, String)] = []
     ) {
         var headers = HTTPHeaders()
         headers.reserveCapacity(6)
@@ -256,6 +270,7 @@ final class TestAppHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         headers.add(name: "x-ambit-name", value: app.configuration.name)
         headers.add(name: "x-ambit-version", value: app.configuration.version)
         if let index { headers.add(name: "x-testapp-request", value: String(index + 1)) }
+        for (name, value) in extraHeaders { headers.add(name: name, value: value) }
         let keepAlive = isHTTP2 || request.isKeepAlive
         if !keepAlive { headers.add(name: "connection", value: "close") }
         let head = HTTPResponseHead(version: isHTTP2 ? .http2 : request.version, status: HTTPResponseStatus(statusCode: status), headers: headers)
