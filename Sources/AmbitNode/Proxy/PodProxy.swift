@@ -79,7 +79,7 @@ final class PodProxy: Sendable {
         addServer { try? await server.close() }
         // DNS.
         if rules.captureDNS {
-            let udp = try await executor.run(in: ns) { try NamespaceSockets.udpSocket(port: rules.dnsPort, mark: mark) }
+            let udp = try await executor.run(in: ns) { try NamespaceSockets.udpSocket(port: rules.dnsPort, mark: mark, loopback: true) }
             let tcp = try await listener(rules.dnsPort)
             let stop = try await startDNS(udp: udp, tcp: tcp)
             addServer(stop)

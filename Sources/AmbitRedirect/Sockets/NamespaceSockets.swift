@@ -25,12 +25,19 @@ public enum NamespaceSockets {
         }
     }
 
-    /// A UDP socket bound to `0.0.0.0:port` (port 0: any), non-blocking.
-    public static func udpSocket(port: Int, mark: UInt32) throws -> NIOBSDSocket.Handle {
+    /// A UDP socket bound to `port` (0: any), non-blocking: on `0.0.0.0`, or with
+    /// `loopback` on `127.0.0.1`.
+    ///
+    /// The pod's DNS listener must be the loopback one. The in-pod rule redirects the pod's
+    /// queries (to any resolver address) to 127.0.0.1:15053, and conntrack turns an answer
+    /// back into one from the resolver only if it leaves from exactly 127.0.0.1:15053. A
+    /// wildcard socket answers from the pod's own address instead, which the pod's stub
+    /// resolver drops as coming from a stranger: every lookup then times out.
+    public static func udpSocket(port: Int, mark: UInt32, loopback: Bool = false) throws -> NIOBSDSocket.Handle {
         let fd = try socketWithMark(type: SOCK_DGRAM, mark: mark)
         do {
             if port != 0 { try setInt(fd, SOL_SOCKET, SO_REUSEADDR, 1, what: "SO_REUSEADDR") }
-            try bindIPv4Any(fd, port: port)
+            try bindIPv4(fd, port: port, address: loopback ? INADDR_LOOPBACK : INADDR_ANY)
             return fd
         } catch {
             Glibc.close(fd)
@@ -69,11 +76,13 @@ public enum NamespaceSockets {
         guard setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) == 0 else { throw sysError(what) }
     }
 
-    private static func bindIPv4Any(_ fd: Int32, port: Int) throws {
+    private static func bindIPv4Any(_ fd: Int32, port: Int) throws { try bindIPv4(fd, port: port, address: INADDR_ANY) }
+
+    private static func bindIPv4(_ fd: Int32, port: Int, address host: in_addr_t) throws {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr = in_addr(s_addr: INADDR_ANY)
+        address.sin_addr = in_addr(s_addr: host.bigEndian)
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }

@@ -23,8 +23,28 @@ extension Topology.Pod {
                 throw TestFailure("no UDP answer from \(host):\(port) within \(timeoutSeconds) s")
             }
             var buffer = [UInt8](repeating: 0, count: 4096)
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            var from = sockaddr_storage()
+            var fromLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let n = buffer.withUnsafeMutableBytes { bytes in
+                withUnsafeMutablePointer(to: &from) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, bytes.baseAddress, bytes.count, 0, $0, &fromLength) }
+                }
+            }
             guard n > 0 else { throw TestFailure("recv failed: \(String(cString: strerror(errno)))") }
+            // A stub resolver (glibc, musl) drops an answer from any other address than the
+            // one it asked: so must the test, or a mis-addressed answer passes here and every
+            // lookup times out in a real pod.
+            let sender = withUnsafePointer(to: &from) {
+                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin -> String in
+                    var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+                    var addr = sin.pointee.sin_addr
+                    inet_ntop(AF_INET, &addr, &text, socklen_t(text.count))
+                    return "\(String(cString: text)):\(UInt16(bigEndian: sin.pointee.sin_port))"
+                }
+            }
+            guard sender == "\(host):\(port)" else {
+                throw TestFailure("the UDP answer came from \(sender), not from \(host):\(port), so a pod's resolver would drop it")
+            }
             return Array(buffer[0..<n])
         }
     }
