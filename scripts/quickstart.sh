@@ -1,24 +1,25 @@
 #!/usr/bin/env bash
 # Ambit's quickstart: on a fresh machine, installs what it needs, builds in release mode
-# and shows the mesh working:
+# and shows the whole mesh working, then prints what it saw.
 #
-# 1. the tunnel demo: two workloads with different SPIFFE identities talk through HBONE
-#    (HTTP/2 CONNECT over mutual TLS 1.3); it prints both verified identities, the bytes
-#    moved and the throughput;
-# 2. as root: two nodes and two pods built from network namespaces; `ambit control` (the
-#    registry, CA and config push); one `ambit node` per node, joined with a one-time
-#    token; the mesh applied with `ambit apply`; and a pod on node1 talking to a pod on
-#    node2 through the mesh;
-# 3. as root: L7 on top: a waypoint for the namespace (joined with its own token), a cart
-#    service in two versions, a 90/10 canary HTTPRoute with retries, and 500 requests
-#    through it: the split observed, the retries taken, the latency.
+# As root (it builds nodes and pods from network namespaces):
+#   1. `ambit control` (registry, CA, config push) and two nodes, each running `ambit node`
+#      joined with a one-time token;
+#   2. the sample application, every pod an HTTP server written in Swift (ambit-testapp):
+#      `front` on node1 calls `back` and `api` on node2 for every request, and `back` runs
+#      in two versions; namespace shop is labelled ambient, so all of it is in the mesh;
+#   3. a waypoint for the namespace (joined with its own token) and a 90/10 canary
+#      HTTPRoute for `back`, with retries (v1 fails 10 % of its requests);
+#   4. 500 requests from pod `web` to front, and a summary: workloads and their SPIFFE
+#      identities, that every connection was mTLS, the split, the retries, p50/p99, and
+#      where to look next.
+# Without root it runs the tunnel demo only (two identities talking over HBONE).
 #
-#   scripts/quickstart.sh [--megabytes N]   # run it (again: it cleans up the last run)
-#   scripts/quickstart.sh --down            # remove what the node demo made
-#   scripts/quickstart.sh --ci              # (root) the mesh and L7 parts with the debug build
-#                                           # scripts/test.sh made, the summary checked, then --down
-#
-# Safe to run again: the build is incremental and each run starts from nothing.
+#   sudo scripts/quickstart.sh              # run it (again: each run starts from nothing)
+#   sudo scripts/quickstart.sh --down       # remove everything it made
+#   sudo scripts/quickstart.sh --ci         # the same with the debug build scripts/test.sh
+#                                           # made; the summary checked, then --down
+#   scripts/quickstart.sh --megabytes N     # the tunnel demo's size (default 256)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -30,109 +31,129 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --megabytes) megabytes="$2"; shift 2 ;;
     --ci) ci=true; shift ;;
-    --down) mesh_demo_down; say "removed the node demo's namespaces and processes"; exit 0 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --down) mesh_demo_down; say "removed the quickstart's namespaces, processes and files"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) die "unknown option $1 (try --help)" ;;
   esac
 done
 
-# The smaller mode CI runs: the binaries scripts/test.sh just built (debug), the two-node
-# mesh and the waypoint with its canary, and a check of what the summary would show.
+steps=6
+step_no=0
+step() { step_no=$((step_no + 1)); say "[$step_no/$steps] $*"; }
+
 if $ci; then
   [ "$(id -u)" -eq 0 ] || die "--ci builds network namespaces: run it as root"
   bin=$(swift build --show-bin-path)/ambit
   testapp=$(swift build --show-bin-path)/ambit-testapp
   [ -x "$bin" ] && [ -x "$testapp" ] || die "--ci uses the debug build: run swift build --build-tests first (scripts/test.sh does)"
   trap mesh_demo_down EXIT
-  say "quickstart (CI mode): control plane, two nodes joined by token, a waypoint, a 90/10 canary with retries"
-  mesh_demo_up "$bin" --control
-  reply=$(mesh_demo_send 10.96.0.20:80 "hello via the VIP")
-  [ "$reply" = "hello via the VIP" ] || die "web -> api through the mesh answered '$reply'"
-  mesh_demo_waypoint "$testapp"
-  qs_ns web "$testapp" load --url http://10.96.0.30/ --requests 500 --concurrency 4 | tee "$QS_DIR/load.txt" | sed 's/^/    /'
-  ok=$(sed -n 's/^status:.*200=\([0-9]*\).*/\1/p' "$QS_DIR/load.txt")
-  v2=$(sed -n 's/^x-ambit-version:.*v2=\([0-9]*\).*/\1/p' "$QS_DIR/load.txt")
-  retries=$(qs_ns waypoint curl -s localhost:15020/metrics \
-    | sed -n 's/^ambit_waypoint_upstream_rq_retry_total{destination_service="cart-v1[^}]*} \([0-9]*\).*/\1/p')
-  [ "${ok:-0}" -ge 450 ] || die "the retries should hide most of v1's failures: only ${ok:-0} of 500 requests got 200"
-  [ "${v2:-0}" -ge 15 ] && [ "${v2:-0}" -le 90 ] || die "a 90/10 split sent ${v2:-0} of 500 requests to v2"
-  [ "${retries:-0}" -gt 0 ] || die "the waypoint reports no retries for cart-v1"
-  grep -q '"source_principal":"spiffe://cluster.local/ns/shop/sa/web"' "$QS_DIR/waypoint.log" \
-    || die "the waypoint's access log does not show web's verified identity"
-  grep -q 'reporter=destination mode=hbone .*src.identity=spiffe://cluster.local/ns/shop/sa/web' "$QS_DIR/node2.log" \
-    || die "node2 did not log web's connection as HBONE (mTLS) with web's identity"
-  if grep -q 'reporter=destination mode=plaintext' "$QS_DIR/node2.log"; then die "a connection reached node2's pods without mTLS"; fi
-  qs_ambit status | grep -q "waypoint shop/waypoint: connected, in sync" || die "ambit status does not show the waypoint in sync"
-  say "quickstart (CI mode) passed: 200=$ok/500, v2=$v2/500, $retries retries, every connection mTLS"
-  exit 0
-fi
-
-ensure_swift
-ensure_debian_packages ca-certificates
-[ "$(id -u)" -eq 0 ] && ensure_debian_packages libnftables-dev nftables iproute2 python3 curl
-[ "$(id -u)" -eq 0 ] || ensure_debian_packages libnftables-dev
-mkdir -p .build
-run_logged "building ambit (release; the first build takes several minutes)" .build/quickstart-build.log \
-  swift build -c release --product ambit
-bin=$(swift build -c release --show-bin-path)/ambit
-if [ "$(id -u)" -eq 0 ]; then
-  run_logged "building ambit-testapp, the demo's HTTP service (release)" .build/quickstart-build.log \
+  say "quickstart (CI mode, debug build)"
+else
+  ensure_swift
+  ensure_debian_packages ca-certificates
+  if [ "$(id -u)" -eq 0 ]; then
+    ensure_debian_packages libnftables-dev nftables iproute2 python3 curl
+  else
+    ensure_debian_packages libnftables-dev
+  fi
+  mkdir -p .build
+  run_logged "building ambit (release; the first build takes several minutes)" .build/quickstart-build.log \
+    swift build -c release --product ambit
+  bin=$(swift build -c release --show-bin-path)/ambit
+  if [ "$(id -u)" -ne 0 ]; then
+    say "the tunnel demo (the mesh demo builds network namespaces and needs root: sudo scripts/quickstart.sh)"
+    "$bin" demo tunnel --megabytes "$megabytes"
+    exit 0
+  fi
+  run_logged "building ambit-testapp, the sample application's HTTP server (release)" .build/quickstart-build.log \
     swift build -c release --product ambit-testapp
   testapp=$(swift build -c release --show-bin-path)/ambit-testapp
 fi
 
-say "running the tunnel demo"
-"$bin" demo tunnel --megabytes "$megabytes"
-if [ "$(id -u)" -ne 0 ]; then
-  say "skipping the two-node demo: it builds network namespaces and needs root (sudo scripts/quickstart.sh)"
-else
-  say "two nodes, two pods: web (node1) and api (node2); ambit control; one ambit node per node, joined with a token"
-  mesh_demo_up "$bin" --control
-  say "the control plane's view (ambit get workloads -n shop -o wide):"
-  qs_ambit get workloads -n shop -o wide | sed 's/^/    /'
+step "two nodes (network namespaces), ambit control, and one ambit node per node joined with a one-time token"
+mesh_demo_up "$bin" --control "$testapp"
 
-  say "web -> api (10.244.2.2:8080) through the mesh:"
-  printf '    reply: %s\n' "$(mesh_demo_send 10.244.2.2:8080 "hello from web")"
-  say "web -> the api Service VIP (10.96.0.20:80):"
-  printf '    reply: %s\n' "$(mesh_demo_send 10.96.0.20:80 "hello via the VIP")"
-  sleep 0.5
-  say "node2's access log (the server side): the client's identity, verified by mTLS"
-  grep 'reporter=destination' "$QS_DIR/node2.log" | sed 's/^/    /' | head -2
-  say "the rules the daemon put in pod web (ip netns exec $QS_PREFIX-web nft list ruleset):"
-  qs_ns web nft list ruleset | sed 's/^/    /'
-  say "node2's metrics (ip netns exec $QS_PREFIX-node2 curl localhost:15020/metrics):"
-  qs_ns node2 python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:15020/metrics").read().decode())' \
-    | grep '^istio_tcp_connections_opened_total' | sed 's/^/    /' | head -2
-  say "L7: a waypoint for namespace shop, cart v1 (fails 20 % of requests) and v2, a 90/10 canary route with retries"
-  mesh_demo_waypoint "$testapp"
-  say "500 requests from web to cart (10.96.0.30), through node1 -> waypoint -> node2:"
-  qs_ns web "$testapp" load --url http://10.96.0.30/ --requests 500 --concurrency 4 | sed 's/^/    /'
-  say "retries the waypoint took to hide v1's failures (its /metrics):"
-  qs_ns waypoint curl -s localhost:15020/metrics | grep -E '^ambit_waypoint_upstream_rq_(retry_)?total' | sed 's/^/    /'
-  say "one request as the waypoint logged it (client identity, route, upstream, flags):"
-  grep '"path"' "$QS_DIR/waypoint.log" | tail -1 | sed 's/^/    /'
-  say "each node's and the waypoint's sync state (ambit status):"
-  qs_ambit status | sed 's/^/    /'
-  cat <<TXT
+step "the sample application: front (node1) calls back v1 + v2 and api (node2); namespace shop is ambient"
+mesh_demo_app
+# L4 first: one request from web to api, by name (the node answers mesh names inside the
+# pod), over HBONE. front is not called yet: a keep-alive connection it opened now to back
+# would keep going straight to back (L4) after the waypoint arrives, as in any mesh.
+qs_ns web curl -s -m 10 -o "$QS_DIR/first.json" -w '    web -> http://api.shop.svc.cluster.local/: HTTP %{http_code} (L4 only: HBONE between the nodes)\n' \
+  http://api.shop.svc.cluster.local/ || die "web could not reach api through the mesh (logs in $QS_DIR)"
+grep -q '"name":"api"' "$QS_DIR/first.json" || die "web -> api answered $(cat "$QS_DIR/first.json")"
 
-The mesh is still running. Look around:
-  export AMBITCONFIG=$QS_DIR/control/admin.ambitconfig                  # then, in node1's namespace:
-  ip netns exec $QS_PREFIX-node1 $bin get services -n shop             # ambit get / apply / label / delete
-  ip netns exec $QS_PREFIX-node1 curl -s localhost:15000/config_dump    # what node1 knows
-  ip netns exec $QS_PREFIX-node2 curl -s localhost:15000/certs          # its workload certificates
-  tail -f $QS_DIR/node2.log                                               # access log
-  tail -f $QS_DIR/waypoint.log                                            # the waypoint's per-request log
-  ip netns exec $QS_PREFIX-waypoint curl -s localhost:15020/metrics       # istio_requests_total, retries
-Tear it down with: scripts/quickstart.sh --down
-TXT
-fi
+step "a waypoint for namespace shop, and a 90/10 canary for back with retries"
+mesh_demo_waypoint
+
+step "500 requests from web to front (each one calls back through the waypoint, and api)"
+qs_ns web "$testapp" load --url http://10.96.0.10/ --requests 500 --concurrency 4 >"$QS_DIR/load.txt"
+sed 's/^/    /' "$QS_DIR/load.txt"
+
+step "collecting what the mesh saw"
+sleep 0.5
+ok=$(sed -n 's/^status:.*200=\([0-9]*\).*/\1/p' "$QS_DIR/load.txt")
+v1=$(sed -n 's/^x-ambit-upstream:.*back\/v1=\([0-9]*\).*/\1/p' "$QS_DIR/load.txt")
+v2=$(sed -n 's/^x-ambit-upstream:.*back\/v2=\([0-9]*\).*/\1/p' "$QS_DIR/load.txt")
+api=$(sed -n 's/^x-ambit-upstream:.*api\/v1=\([0-9]*\).*/\1/p' "$QS_DIR/load.txt")
+latency=$(sed -n 's/^latency ms: p50 \([0-9.]*\) .*p99 \([0-9.]*\) .*/p50 \1 ms, p99 \2 ms/p' "$QS_DIR/load.txt")
+waypoint_metrics=$(qs_ns waypoint curl -s localhost:15020/metrics)
+retries=$(printf '%s\n' "$waypoint_metrics" | awk '/^ambit_waypoint_upstream_rq_retry_total\{/ {n += $NF} END {print n + 0}')
+attempts=$(printf '%s\n' "$waypoint_metrics" | awk '/^ambit_waypoint_upstream_rq_total\{/ {n += $NF} END {print n + 0}')
+# Connections that arrived at pods, by how they came: from both nodes' /metrics.
+connections() {  # POLICY
+  for node in node1 node2; do qs_ns "$node" curl -s localhost:15020/metrics; done \
+    | awk -v p="connection_security_policy=\"$1\"" '/^istio_tcp_connections_opened_total\{/ && /reporter="destination"/ && index($0, p) {n += $NF} END {print n + 0}'
+}
+mtls=$(connections mutual_tls)
+plain=$(connections none)
+verified=$(printf '%s\n' "$waypoint_metrics" \
+  | awk '/^istio_requests_total\{/ && /source_principal="spiffe:\/\/cluster.local\/ns\/shop\/sa\/front"/ {n += $NF} END {print n + 0}')
+qs_ambit status >"$QS_DIR/status.txt"
+
+step "summary"
+pct() { awk -v a="${1:-0}" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; else print "0" }'; }
 cat <<TXT
 
-Try the tunnel by hand next (see docs/tunnel.md):
-  $bin dev-ca init --dir /tmp/ambit-ca
-  $bin dev-ca issue --dir /tmp/ambit-ca --id spiffe://cluster.local/ns/demo/sa/server --out /tmp/server
-  $bin dev-ca issue --dir /tmp/ambit-ca --id spiffe://cluster.local/ns/demo/sa/client --out /tmp/client
-  $bin tunnel server --listen 127.0.0.1:15008 --cert /tmp/server.crt --key /tmp/server.key --trust-bundle /tmp/ambit-ca/root-cert.pem
-  $bin tunnel client --listen 127.0.0.1:15001 --server 127.0.0.1:15008 --server-id spiffe://cluster.local/ns/demo/sa/server \\
-      --target 127.0.0.1:8080 --cert /tmp/client.crt --key /tmp/client.key --trust-bundle /tmp/ambit-ca/root-cert.pem
+  Workloads and their SPIFFE identities (ambit status):
+$(sed -n '/^WORKLOADS/,$p' "$QS_DIR/status.txt" | sed '1d; s/^/    /')
+
+  mTLS: ${mtls} connections arrived at pods over HBONE (mutual TLS, the caller's identity
+    verified), ${plain} in plaintext. The waypoint saw front's verified identity on
+    ${verified} requests.
+  Canary split of back (behind the waypoint), as front saw it: v1 ${v1:-0} ($(pct "$v1" $((${v1:-0} + ${v2:-0}))) %),
+    v2 ${v2:-0} ($(pct "$v2" $((${v1:-0} + ${v2:-0}))) %); route weights 90/10. front reached api on ${api:-0}.
+  Retries: the waypoint made ${attempts} attempts and retried ${retries} times; ${ok:-0} of 500
+    requests got 200 although back v1 fails 10 % of its requests.
+  Latency at web (web -> front -> waypoint -> back, and front -> api): ${latency}.
+
+  Look around (as root):
+    export AMBITCONFIG=$QS_DIR/control/admin.ambitconfig
+    ip netns exec $QS_PREFIX-node1 $bin status                       # nodes, waypoint, workloads, certificates
+    ip netns exec $QS_PREFIX-node1 $bin proxy-config node2           # what node2 accepted
+    ip netns exec $QS_PREFIX-node1 $bin proxy-config shop/waypoint -o yaml
+    ip netns exec $QS_PREFIX-node2 $bin proxy-config --local         # node2's own view (its admin port)
+    ip netns exec $QS_PREFIX-waypoint curl -s localhost:15020/metrics  # istio_requests_total, retries
+    ip netns exec $QS_PREFIX-node2 curl -s localhost:15020/metrics     # istio_tcp_* from node2
+    tail -f $QS_DIR/waypoint.log                                        # one JSON line per request
+    tail -f $QS_DIR/node2.log                                           # one line per connection
+  Tear it all down: sudo scripts/quickstart.sh --down
+  Next: docs/getting-started.md walks through each step; docs/traffic-management.md has more routes.
 TXT
+
+if $ci; then
+  # The summary, checked.
+  [ "${ok:-0}" -ge 470 ] || die "the retries should hide most of v1's failures: only ${ok:-0} of 500 requests got 200"
+  [ "${v2:-0}" -ge 15 ] && [ "${v2:-0}" -le 90 ] || die "a 90/10 split sent ${v2:-0} of 500 requests to back v2"
+  [ "${api:-0}" -ge 450 ] || die "front reached api on only ${api:-0} of 500 requests"
+  [ "${retries:-0}" -gt 0 ] || die "the waypoint reports no retries"
+  [ "${verified:-0}" -ge 500 ] || die "the waypoint's metrics show front's verified identity on only ${verified:-0} requests"
+  [ "${mtls:-0}" -gt 0 ] && [ "${plain:-0}" -eq 0 ] || die "connections to pods: ${mtls:-0} mTLS, ${plain:-0} plaintext"
+  for w in web api front back-v1 back-v2; do
+    grep -Eq "^shop +$w +node[12] +yes +spiffe://cluster.local/ns/shop/sa/" "$QS_DIR/status.txt" \
+      || die "ambit status does not list $w in the mesh with its identity"
+  done
+  grep -Eq "^shop +front .*expires in" "$QS_DIR/status.txt" || die "ambit status shows no certificate expiry for front"
+  grep -q "waypoint shop/waypoint: connected, in sync" "$QS_DIR/status.txt" || die "ambit status does not show the waypoint in sync"
+  [ -n "$latency" ] || die "the load report has no latency line"
+  say "quickstart (CI mode) passed: 200=$ok/500, back v2=$v2/500, $retries retries, $mtls mTLS connections and none plaintext"
+fi
