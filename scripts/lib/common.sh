@@ -32,11 +32,12 @@ run_logged() {
   say "$what (log: $log)"
   local start=$SECONDS
   "$@" >"$log" 2>&1 &
-  local pid=$!
+  local pid=$! next=$((SECONDS + 30))
   while kill -0 "$pid" 2>/dev/null; do
-    sleep 5
-    if kill -0 "$pid" 2>/dev/null && (( (SECONDS - start) % 30 < 5 )); then
+    sleep 2
+    if kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -ge "$next" ]; then
       printf '    ... %s: %ss, %s\n' "$what" "$((SECONDS - start))" "$(tail -n 1 "$log" | cut -c1-100)"
+      next=$((SECONDS + 30))
     fi
   done
   if ! wait "$pid"; then
