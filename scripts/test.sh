@@ -88,7 +88,7 @@ if [ $# -eq 0 ]; then
   grep -Eq "^shop +waypoint +in sync .*spiffe://cluster.local/ns/shop/sa/waypoint +expires in" "$tmp/status.out" \
     || { cat "$tmp/status.out"; die "ambit status does not show the waypoint's identity and certificate"; }
   "$bin" proxy-config shop/waypoint >"$tmp/pc.out"
-  grep -Eq "^Gateway +shop/waypoint +[0-9]+ +accepted" "$tmp/pc.out" || { cat "$tmp/pc.out"; die "ambit proxy-config does not show the accepted Gateway"; }
+  grep -Eq "^Gateway +shop/waypoint +[0-9a-f]+ +accepted$" "$tmp/pc.out" || { cat "$tmp/pc.out"; die "ambit proxy-config does not show the accepted Gateway"; }
   "$bin" proxy-config --local --admin 127.0.0.1:25000 | grep -q '^waypoint: shop/waypoint$' \
     || die "ambit proxy-config --local does not show the waypoint's own config dump"
   if "$bin" proxy-config nosuchnode >"$tmp/pc.out" 2>&1; then die "ambit proxy-config answered for an unknown node"; fi
