@@ -39,7 +39,10 @@ fi
 if [ $# -eq 0 ]; then
   say "smoke-testing the CLI: dev-ca, then the tunnel demo"
   tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
+  cp_pid="" wp_pid=""
+  # A failed check must not leave the control plane or the waypoint holding their ports
+  # (the next run would then talk to a stale one): stop them by pid on any exit.
+  trap 'for p in $wp_pid $cp_pid; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"' EXIT
   bin=$(swift build --show-bin-path)/ambit
   "$bin" dev-ca init --dir "$tmp/ca" >/dev/null
   "$bin" dev-ca issue --dir "$tmp/ca" --id spiffe://cluster.local/ns/ci/sa/smoke --out "$tmp/smoke" >/dev/null
@@ -93,8 +96,8 @@ if [ $# -eq 0 ]; then
     || die "ambit proxy-config --local does not show the waypoint's own config dump"
   if "$bin" proxy-config nosuchnode >"$tmp/pc.out" 2>&1; then die "ambit proxy-config answered for an unknown node"; fi
   grep -q "no node or waypoint named 'nosuchnode'" "$tmp/pc.out" || { cat "$tmp/pc.out"; die "unclear error for an unknown node"; }
-  kill "$wp_pid"; wait "$wp_pid" 2>/dev/null || true
-  kill "$cp_pid"; wait "$cp_pid" 2>/dev/null || true
+  kill "$wp_pid"; wait "$wp_pid" 2>/dev/null || true; wp_pid=""
+  kill "$cp_pid"; wait "$cp_pid" 2>/dev/null || true; cp_pid=""
   if "$bin" status >"$tmp/status.out" 2>&1; then die "ambit status succeeded with the control plane stopped"; fi
   grep -q "cannot reach the control plane at 127.0.0.1:25012" "$tmp/status.out" || { cat "$tmp/status.out"; die "unclear error for an unreachable control plane"; }
   unset AMBITCONFIG

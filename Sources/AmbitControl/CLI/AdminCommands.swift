@@ -118,11 +118,7 @@ public struct AdminCommands: Sendable {
             rows.append(row)
         }
         if rows.count == 1 { return "No resources found." }
-        let widths = rows[0].indices.map { i in rows.map { $0[i].count }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { i, cell in cell.padding(toLength: widths[i] + 2, withPad: " ", startingAt: 0) }.joined()
-                .trimmingTrailingSpaces
-        }.joined(separator: "\n")
+        return StatusText.table(rows)
     }
 
     // MARK: - delete, label, status

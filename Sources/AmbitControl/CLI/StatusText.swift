@@ -114,6 +114,7 @@ enum StatusText {
         Date(timeIntervalSince1970: Double(unix)).formatted(.iso8601)
     }
 
+    /// Columns padded to their widest cell, as kubectl prints them (also `ambit get`).
     static func table(_ rows: [[String]]) -> String {
         let widths = rows[0].indices.map { i in rows.map { $0[i].count }.max() ?? 0 }
         return rows.map { row in
