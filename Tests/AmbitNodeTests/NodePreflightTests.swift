@@ -29,6 +29,40 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    @Test("a port whose closed connections linger in TIME_WAIT is free, as it is for the daemon")
+    func aPortInTimeWaitIsFree() throws {
+        // A server that closes first leaves its side of the connection in TIME_WAIT on its
+        // port, as the admin endpoint does after each answer.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var on: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                _ = bind(listener, $0, length)
+                _ = listen(listener, 1)
+                _ = getsockname(listener, $0, &length)
+            }
+        }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(connected == 0)
+        let accepted = accept(listener, nil, nil)
+        close(accepted)  // the server side closes first: TIME_WAIT on `port`
+        var byte: UInt8 = 0
+        _ = recv(client, &byte, 1, 0)  // sees the FIN
+        close(client)
+        close(listener)
+        let result = NodePreflight.port(port, host: "127.0.0.1", purpose: "admin", flag: "--admin")
+        #expect(result.status == .ok, "\(result.detail)")
+    }
+
     @Test func missingNetnsDirectoryIsAWarningNotAFailure() {
         let result = NodePreflight.netnsDirectory("/nonexistent/netns-\(getpid())")
         #expect(result.status == .warning)

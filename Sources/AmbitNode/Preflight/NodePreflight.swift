@@ -102,6 +102,11 @@ public enum NodePreflight {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return Result(name, .failed, "cannot open a socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
+        // Probe as the daemon binds (SO_REUSEADDR, then listen): a port whose last
+        // connections linger in TIME_WAIT, as after every daemon restart, is free for it;
+        // a port another process listens on is not.
+        var on: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -109,7 +114,7 @@ public enum NodePreflight {
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        if rc == 0 { return Result(name, .ok, "\(host):\(port) is free for \(purpose)") }
+        if rc == 0 && listen(fd, 1) == 0 { return Result(name, .ok, "\(host):\(port) is free for \(purpose)") }
         let reason = String(cString: strerror(errno))
         return Result(
             name, .failed, "\(host):\(port) (\(purpose)) is not available: \(reason)",
