@@ -51,38 +51,9 @@ done
 [[ $SECONDS_ =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "BENCH_SECONDS must be a number, got '$SECONDS_'" >&2; exit 2; }
 wants() { [[ ",$VARIANTS," == *",$1,"* ]]; }
 
-OUT_DIR="$ROOT/bench-out"
-LOG_DIR="$OUT_DIR/tunnel-logs"
-rm -rf "$LOG_DIR"
-mkdir -p "$LOG_DIR"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/ambit-bench-tunnel.XXXXXX")"
-PIDFILE="$WORK/pids"
-
-# Everything started here is stopped by PID: the build (if interrupted), the orchestrator,
-# and whatever children the orchestrator still lists in $PIDFILE (it normally stops them
-# itself; the list is the fallback if it was killed first).
-BUILD_PID=""
-ORCH_PID=""
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    for pid in $BUILD_PID $ORCH_PID; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-        fi
-    done
-    if [[ -s $PIDFILE ]]; then
-        while read -r pid; do
-            [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null || true
-        done <"$PIDFILE"
-    fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# shellcheck source=lib/bench-workspace.sh
+source "$ROOT/scripts/lib/bench-workspace.sh"
+bench_workspace tunnel
 
 loud() {
     echo "" >&2
@@ -148,18 +119,18 @@ if wants ambit; then
         echo "building ambit: swift build -c release --product ambit (log: $LOG_DIR/build.log)"
         started=$(date +%s)
         swift build -c release --product ambit >"$LOG_DIR/build.log" 2>&1 &
-        BUILD_PID=$!
+        BG_PID=$!
         # A cold release build takes minutes on a small machine; say that it is alive.
-        while kill -0 "$BUILD_PID" 2>/dev/null; do
+        while kill -0 "$BG_PID" 2>/dev/null; do
             for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do
-                kill -0 "$BUILD_PID" 2>/dev/null || break
+                kill -0 "$BG_PID" 2>/dev/null || break
                 sleep 1
             done
-            kill -0 "$BUILD_PID" 2>/dev/null && echo "  still building ($(($(date +%s) - started)) s)"
+            kill -0 "$BG_PID" 2>/dev/null && echo "  still building ($(($(date +%s) - started)) s)"
         done
         build_rc=0
-        wait "$BUILD_PID" || build_rc=$?
-        BUILD_PID=""
+        wait "$BG_PID" || build_rc=$?
+        BG_PID=""
         if [[ $build_rc -ne 0 ]]; then
             echo "ambit build failed (status $build_rc); last lines of $LOG_DIR/build.log:" >&2
             tail -n 25 "$LOG_DIR/build.log" | sed 's/^/    | /' >&2

@@ -61,38 +61,9 @@ for pair in "BENCH_SECONDS=$SAT_SECONDS" "BENCH_RATE_SECONDS=$RATE_SECONDS" "BEN
     [[ ${pair#*=} =~ ^[1-9][0-9]*$ ]] || { echo "${pair%%=*} must be a positive integer, got '${pair#*=}'" >&2; exit 2; }
 done
 
-OUT_DIR="$ROOT/bench-out"
-LOG_DIR="$OUT_DIR/waypoint-logs"
-rm -rf "$LOG_DIR"
-mkdir -p "$LOG_DIR"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/ambit-bench-waypoint.XXXXXX")"
-PIDFILE="$WORK/pids"
-
-# Everything started here is stopped by PID: a build in progress, the orchestrator, and
-# whatever children the orchestrator still lists in $PIDFILE (it stops them itself; the
-# list is the fallback if it was killed first).
-BG_PID=""
-ORCH_PID=""
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    for pid in $BG_PID $ORCH_PID; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-        fi
-    done
-    if [[ -s $PIDFILE ]]; then
-        while read -r pid; do
-            [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null || true
-        done <"$PIDFILE"
-    fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# shellcheck source=lib/bench-workspace.sh
+source "$ROOT/scripts/lib/bench-workspace.sh"
+bench_workspace waypoint
 
 # Runs a long command in the background (so the trap can stop it), with a line every 30 s.
 long() {
