@@ -75,3 +75,25 @@ func readable<T>(_ body: () async throws -> T) async throws -> T {
         throw CommandFailure(error.message)
     }
 }
+
+/// `ambit node` and `ambit waypoint` follow exactly one source of config: `--config FILE`
+/// or `--control HOST:PORT`; the join flags only make sense with the latter.
+/// - Parameters:
+///   - what: what the config is called in the error ("the mesh config").
+///   - why: appended to the "not both" error (", not both: a node follows …").
+func validateConfigSource(
+    config: String?, control: HostPort?, join: String?, joinFile: String?, trustBundle: String?, what: String, why: String = ""
+) throws {
+    switch (config, control) {
+    case (nil, nil):
+        throw ValidationError("say where \(what) comes from: --config FILE (a mesh file) or --control HOST:PORT (a control plane)")
+    case (.some, .some):
+        throw ValidationError("give either --config FILE or --control HOST:PORT, not both\(why)")
+    case (.some, nil):
+        for (flag, value) in [("--join", join), ("--join-file", joinFile), ("--trust-bundle", trustBundle)] where value != nil {
+            throw ValidationError("\(flag) goes with --control (joining a control plane), not with --config")
+        }
+    case (nil, .some):
+        break
+    }
+}

@@ -57,18 +57,8 @@ struct Node: AsyncParsableCommand {
     }
 
     func validate() throws {
-        switch (config, control) {
-        case (nil, nil):
-            throw ValidationError("say where the mesh config comes from: --config FILE (a mesh file) or --control HOST:PORT (a control plane)")
-        case (.some, .some):
-            throw ValidationError("give either --config FILE or --control HOST:PORT, not both: a node follows one source of config")
-        case (.some, nil):
-            for (flag, value) in [("--join", join), ("--join-file", joinFile), ("--trust-bundle", trustBundle)] where value != nil {
-                throw ValidationError("\(flag) goes with --control (joining a control plane), not with --config")
-            }
-        case (nil, .some):
-            break
-        }
+        try validateConfigSource(
+            config: config, control: control, join: join, joinFile: joinFile, trustBundle: trustBundle, what: "the mesh config", why: ": a node follows one source of config")
     }
 
     func run() async throws {

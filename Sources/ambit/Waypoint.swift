@@ -66,18 +66,8 @@ struct Waypoint: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        switch (config, control) {
-        case (nil, nil):
-            throw ValidationError("say where the config comes from: --config FILE (a mesh file) or --control HOST:PORT (a control plane)")
-        case (.some, .some):
-            throw ValidationError("give either --config FILE or --control HOST:PORT, not both")
-        case (.some, nil):
-            for (flag, value) in [("--join", join), ("--join-file", joinFile), ("--trust-bundle", trustBundle)] where value != nil {
-                throw ValidationError("\(flag) goes with --control (joining a control plane), not with --config")
-            }
-        case (nil, .some):
-            break
-        }
+        try validateConfigSource(
+            config: config, control: control, join: join, joinFile: joinFile, trustBundle: trustBundle, what: "the config")
         if plainUpstream != nil && plainHTTPListen == nil {
             throw ValidationError("--plain-upstream goes with --plain-http-listen (the benchmark listener)")
         }
